@@ -1,0 +1,96 @@
+"""Tooling for the book itself, not for the chapters: code-sync markers, code hashes,
+execution records and leaderboard rows.
+
+* A cell whose definitions lmbook also holds starts with the marker line
+  ``# lmbook: <module>`` (for example ``# lmbook: ngram``); tests/test_sync.py checks
+  that every function, class and constant defined in such a cell is identical, by AST,
+  to the same-named definition in ``lmbook.<module>``.
+* Every notebook's execution record (``notebooks/_records/<name>.json``) stores the
+  SHA-256 of its code cells; tests/test_notebooks.py fails when they differ (stale
+  outputs).
+* Chapters add rows to the book-wide leaderboard with ``lmbook.leaderboard.report``,
+  which writes an output of MIME type ``LEADERBOARD_MIME``; the book's leaderboard page
+  collects them from the committed notebooks.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+MARKER = re.compile(r"^#\s*lmbook:\s*([A-Za-z_][\w.]*)\s*$")
+LEADERBOARD_MIME = "application/vnd.lmbook.leaderboard+json"
+RECORDS_DIR = "_records"
+
+
+def read_notebook(path: str | Path) -> dict[str, Any]:
+    """A notebook as plain JSON (no nbformat needed)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def cell_source(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def code_cells(notebook: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in notebook["cells"] if c.get("cell_type") == "code"]
+
+
+def code_hash(notebook: dict[str, Any]) -> str:
+    """SHA-256 of the notebook's code cells, in order: what its outputs depend on."""
+    sources = [cell_source(c) for c in code_cells(notebook)]
+    return hashlib.sha256(json.dumps(sources).encode("utf-8")).hexdigest()
+
+
+def marked_module(cell: dict[str, Any]) -> str | None:
+    """The lmbook module a cell is marked with ('# lmbook: ngram' -> 'ngram'), or None."""
+    lines = cell_source(cell).lstrip().splitlines()
+    match = MARKER.match(lines[0]) if lines and cell.get("cell_type") == "code" else None
+    return match.group(1) if match else None
+
+
+def definitions(source: str) -> dict[str, ast.AST]:
+    """Top-level functions, classes and simple assignments of some code, by name."""
+    tree = ast.parse(source)
+    found: dict[str, ast.AST] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found[node.name] = node
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            if isinstance(node.targets[0], ast.Name):
+                found[node.targets[0].id] = node
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            found[node.target.id] = node
+    return found
+
+
+def same_code(a: ast.AST, b: ast.AST) -> bool:
+    """True when two definitions are the same code (docstrings included, layout ignored)."""
+    return ast.dump(a, include_attributes=False) == ast.dump(b, include_attributes=False)
+
+
+def record_path(notebook_path: str | Path) -> Path:
+    """Where a notebook's execution record lives: notebooks/_records/<name>.json."""
+    path = Path(notebook_path)
+    return path.parent / RECORDS_DIR / f"{path.stem}.json"
+
+
+def read_record(notebook_path: str | Path) -> dict[str, Any] | None:
+    path = record_path(notebook_path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def leaderboard_rows(notebook: dict[str, Any]) -> list[dict[str, Any]]:
+    """The leaderboard rows a notebook's committed outputs report."""
+    rows = []
+    for cell in code_cells(notebook):
+        for output in cell.get("outputs", []):
+            row = output.get("data", {}).get(LEADERBOARD_MIME)
+            if row is not None:
+                rows.append(json.loads(row) if isinstance(row, str) else row)
+    return rows

@@ -1,0 +1,196 @@
+"""Re-execute chapter notebooks and write their execution records.
+
+    python -m lmbook.execute notebooks/01_language_models_from_counts.ipynb
+    python -m lmbook.execute --smoke notebooks/*.ipynb        # check only, writes nothing
+    LMBOOK_DEVICE=cuda python -m lmbook.execute --require-device cuda notebooks/*.ipynb
+
+Full mode (the default) runs each notebook top to bottom in a fresh kernel whose working
+directory is an empty temporary folder (so a repo-relative path fails here too), writes
+the outputs back into the notebook, and writes notebooks/_records/<name>.json: duration,
+device, CPU and GPU names, versions, date, and the SHA-256 of the code cells that the
+freshness test compares against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from lmbook.book import code_hash, record_path
+
+# Run in the kernel after the last cell (and not saved): what the notebook really used.
+_PROBE = """\
+import json as _json, torch as _torch, lmbook as _lmbook
+_cuda = _torch.cuda.is_available()
+print(_json.dumps({
+    "device": str(_lmbook.device()),
+    "mode": _lmbook.mode(),
+    "cuda_peak_mb": round(_torch.cuda.max_memory_allocated() / 2**20, 1) if _cuda else 0.0,
+    "gpu": _torch.cuda.get_device_name() if _cuda else None,
+}))
+"""
+
+
+def cpu_name() -> str:
+    """The processor's model name, as /proc/cpuinfo or the platform reports it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _collapse_carriage_returns(text: str) -> str:
+    # What a terminal or Jupyter shows: on each line, only the text after the last '\r'.
+    lines = []
+    for line in text.split("\n"):
+        crlf = line.endswith("\r")
+        lines.append((line[:-1] if crlf else line).split("\r")[-1] + ("\r" if crlf else ""))
+    return "\n".join(lines)
+
+
+def clean(notebook: Any) -> None:
+    """Tidy an executed notebook: progress bars as final text, no timing metadata."""
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = _collapse_carriage_returns(output["text"])
+    notebook.metadata.pop("widgets", None)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+
+
+def execute(path: Path, smoke: bool, timeout: int) -> tuple[Any, dict[str, Any]]:
+    """Run one notebook in a fresh kernel; returns the executed notebook and its record."""
+    import nbformat
+    import torch
+    from nbclient import NotebookClient
+
+    import lmbook
+
+    notebook = nbformat.read(path, as_version=4)
+    env_mode = "1" if smoke else "0"
+    os.environ["LMBOOK_SMOKE"] = env_mode  # the kernel inherits this process's environment
+    with tempfile.TemporaryDirectory(prefix="lmbook-run-") as workdir:
+        client = NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": workdir}},
+        )
+        seconds = []
+        start = time.perf_counter()
+        with client.setup_kernel(cwd=workdir):
+            for index, cell in enumerate(notebook.cells):
+                tick = time.perf_counter()
+                client.execute_cell(cell, index)
+                seconds.append(round(time.perf_counter() - tick, 2))
+            duration = time.perf_counter() - start
+            probe = nbformat.v4.new_code_cell(_PROBE)
+            notebook.cells.append(probe)  # nbclient writes cells back by index
+            client.execute_cell(probe, len(notebook.cells) - 1)
+            notebook.cells.pop()
+    used = json.loads(probe.outputs[-1]["text"])
+    clean(notebook)
+    slowest = sorted(range(len(seconds)), key=seconds.__getitem__, reverse=True)[:5]
+    record = {
+        "notebook": path.name,
+        "mode": used["mode"],
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(duration, 1),
+        "slowest_cells": [{"cell": i, "seconds": seconds[i]} for i in slowest],
+        "device": used["device"],
+        "cuda_peak_mb": used["cuda_peak_mb"],
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "gpu": used["gpu"],
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lmbook": lmbook.__version__,
+        "platform": platform.platform(),
+        "code_sha256": code_hash(notebook),
+    }
+    return notebook, record
+
+
+def wants_gpu(notebook: Any) -> bool:
+    """Whether a notebook trains on the GPU: its metadata asks Colab for one."""
+    return notebook.metadata.get("accelerator") == "GPU"
+
+
+def device_problem(record: dict[str, Any], wanted: str | None, gpu_notebook: bool) -> str:
+    """Why a run does not satisfy --require-device, or '' if it does.
+
+    The notebook's own lmbook.device() must be the wanted device; a notebook that trains
+    on the GPU must also have allocated CUDA memory (a counting chapter may not).
+    """
+    if not wanted:
+        return ""
+    if not record["device"].startswith(wanted):
+        return f"required {wanted}, but the notebook's lmbook.device() was {record['device']}"
+    if wanted == "cuda" and gpu_notebook and record["cuda_peak_mb"] <= 0:
+        return "the notebook asks for a GPU but allocated no CUDA memory"
+    return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lmbook.execute",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument(
+        "--smoke", action="store_true", help="run in smoke mode and write nothing (a quick check)"
+    )
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell")
+    parser.add_argument(
+        "--require-device",
+        choices=("cuda", "mps", "cpu"),
+        help="fail unless the notebooks really ran on this device",
+    )
+    args = parser.parse_args(argv)
+
+    import nbformat
+
+    failed = []
+    for path in args.notebooks:
+        if path.suffix != ".ipynb" or not path.is_file():
+            parser.error(f"{path} is not a notebook file")
+        print(f"executing {path} ({'smoke' if args.smoke else 'full'} mode) …", flush=True)
+        notebook, record = execute(path, args.smoke, args.timeout)
+        print(
+            f"  {record['duration_s']} s on {record['device']} ({record['cpu']}"
+            f"{', ' + record['gpu'] if record['gpu'] else ''})",
+            flush=True,
+        )
+        if problem := device_problem(record, args.require_device, wants_gpu(notebook)):
+            print(f"  FAILED: {problem}", file=sys.stderr)
+            failed.append(path)
+            continue
+        if not args.smoke:
+            nbformat.write(notebook, path)
+            out = record_path(path)
+            out.parent.mkdir(exist_ok=True)
+            out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+            print(f"  wrote {path} and {out}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

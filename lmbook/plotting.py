@@ -1,0 +1,66 @@
+"""Figures: each function takes data and returns (fig, ax); nothing is shown or saved.
+
+>>> fig, ax = line_plot([1, 2, 3], {"train": [2.0, 1.5, 1.2]}, "n", "nats/char")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def line_plot(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+    logx: bool = False,
+    logy: bool = False,
+    ax: plt.Axes | None = None,
+) -> tuple[plt.Figure, plt.Axes]:
+    """One labelled line (with markers) per series, all against the same x values."""
+    if not series:
+        raise ValueError("series is empty: give at least one {label: values}")
+    for label, ys in series.items():
+        if len(ys) != len(x):
+            raise ValueError(f"series {label!r} has {len(ys)} values but x has {len(x)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
+    else:
+        fig = ax.figure
+    for label, ys in series.items():
+        ax.plot(x, ys, marker="o", markersize=4, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend()
+    return fig, ax
+
+
+def rank_frequency_plot(
+    counts: Mapping[str, Sequence[int]], title: str | None = None
+) -> tuple[plt.Figure, plt.Axes]:
+    """Zipf's picture: frequency against rank on log-log axes, one line per vocabulary."""
+    if not counts:
+        raise ValueError("counts is empty: give at least one {label: token counts}")
+    fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
+    for label, values in counts.items():
+        freq = np.sort(np.asarray(values, dtype=float))[::-1]
+        if freq.size == 0 or freq[0] <= 0:
+            raise ValueError(f"counts for {label!r} must be positive and non-empty")
+        ax.loglog(np.arange(1, len(freq) + 1), freq, label=label)
+    ax.set(xlabel="rank", ylabel="count")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return fig, ax

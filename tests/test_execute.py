@@ -1,0 +1,73 @@
+"""The notebook runner: cleaning outputs, device checks, and a real (tiny) execution."""
+
+import json
+import sys
+
+import nbformat
+import pytest
+
+from lmbook import execute
+from lmbook.book import code_hash, read_record
+
+
+def test_progress_bars_collapse_to_their_final_text() -> None:
+    text = "  0%|   | 0/10\r 50%|#  | 5/10\r100%|###| 10/10\ndone\n"
+    assert execute._collapse_carriage_returns(text) == "100%|###| 10/10\ndone\n"
+    assert execute._collapse_carriage_returns("a\r\nb") == "a\r\nb"  # Windows newlines stay
+
+
+def test_clean_drops_timing_and_widget_metadata() -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
+    nb.cells[0].metadata["execution"] = {"iopub.execute_input": "…"}
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text="1\r2\n")]
+    nb.metadata["widgets"] = {"state": {}}
+    nb.metadata["kernelspec"] = {"name": "my-personal-env", "display_name": "me"}
+    execute.clean(nb)
+    assert "execution" not in nb.cells[0].metadata
+    assert nb.cells[0].outputs[0]["text"] == "2\n"
+    assert "widgets" not in nb.metadata
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize(
+    ("device", "peak", "gpu_notebook", "wanted", "fails"),
+    [
+        ("cuda", 120.0, True, "cuda", False),
+        ("cuda", 0.0, False, "cuda", False),  # a counting chapter need not allocate
+        ("cuda", 0.0, True, "cuda", True),  # a training chapter must
+        ("cpu", 0.0, False, "cuda", True),
+        ("cpu", 0.0, False, None, False),
+        ("cpu", 0.0, False, "cpu", False),
+    ],
+)
+def test_device_problem(device, peak, gpu_notebook, wanted, fails) -> None:
+    record = {"device": device, "cuda_peak_mb": peak}
+    assert bool(execute.device_problem(record, wanted, gpu_notebook)) is fails
+
+
+def test_execute_writes_outputs_and_a_record(tmp_path, monkeypatch) -> None:
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# A tiny chapter"),
+            nbformat.v4.new_code_cell("import lmbook\nsteps = lmbook.by_mode(full=3, smoke=1)"),
+            nbformat.v4.new_code_cell("steps * 2"),
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, path)
+    monkeypatch.setattr(sys, "argv", ["lmbook.execute"])
+    assert execute.main([str(path)]) == 0
+    done = nbformat.read(path, as_version=4)
+    assert done.cells[2].outputs[0]["data"]["text/plain"] == "6"  # full mode: 3 * 2
+    record = read_record(path)
+    assert record["mode"] == "full" and record["device"] == "cpu"
+    assert record["code_sha256"] == code_hash(json.loads(path.read_text()))
+    # --smoke runs the same cells with the smoke sizes and leaves the notebook alone
+    assert execute.main(["--smoke", str(path)]) == 0
+    assert nbformat.read(path, as_version=4).cells[2].outputs[0]["data"]["text/plain"] == "6"
+    # --require-device cuda fails on this CPU-only machine, and writes nothing
+    if not __import__("torch").cuda.is_available():
+        before = path.read_text()
+        assert execute.main(["--require-device", "cuda", str(path)]) == 1
+        assert path.read_text() == before
