@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 
 def line_plot(
@@ -38,6 +39,7 @@ def line_plot(
         ax.set_title(title)
     if logx:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # label decades only, not 2×10^5, …
     if logy:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
