@@ -94,3 +94,17 @@ def leaderboard_rows(notebook: dict[str, Any]) -> list[dict[str, Any]]:
             if row is not None:
                 rows.append(json.loads(row) if isinstance(row, str) else row)
     return rows
+
+
+class LeaderboardMimeRenderer:
+    """A myst-nb MIME renderer plugin: a leaderboard row renders as nothing in the book.
+
+    `lmbook.leaderboard.report` puts an HTML table and a machine-readable row in one
+    output; the book shows the HTML and the leaderboard page collects the rows.
+    """
+
+    mime_priority_overrides: tuple = ()
+
+    @staticmethod
+    def handle_mime(renderer: Any, data: Any, inline: bool) -> list | None:
+        return [] if data.mime_type == LEADERBOARD_MIME else None
