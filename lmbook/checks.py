@@ -11,7 +11,8 @@ likely mistake>``. It returns True or False and never raises because of a wrong 
     >>> ok = check_perplexity(my_perplexity)
     ✓ check_perplexity passed: 3 sequences of log-probs, uniform over V=5 included, give exp(-mean)
 
-Exercises: perplexity, add-k smoothing and interpolated Kneser–Ney (chapter 1).
+Exercises: perplexity and add-k smoothing, interpolated Kneser–Ney (chapter 1), the
+skip-gram negative-sampling loss (chapter 2), scaled dot-product attention (chapter 5).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from lmbook.ngram import NGramLM, kneser_ney_discount
 
@@ -359,3 +361,214 @@ def check_kneser_ney_bigram(fn: Callable[[str, str, Counter, int], float]) -> bo
     else:
         hint = "compare your discounts D2, D1 and continuation counts with the formula"
     return _report(name, False, f"{where}; {sums}; {hint}")
+
+
+# ---------------------------------------------------------------- attention (chapter 5)
+
+
+def _attention_variants(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None
+) -> dict[str, torch.Tensor]:
+    """Outputs of the common mistakes of scaled dot-product attention -> why they are wrong."""
+    d_k = q.shape[-1]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (B, H, T_q, T_k)
+    masked = scores if mask is None else scores.masked_fill(~mask, float("-inf"))
+    out = {
+        "no 1/sqrt(d_k) scaling: divide the scores q·k by sqrt(d_k) before the softmax": (
+            F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0)
+        ),
+        "scaled by 1/d_k instead of 1/sqrt(d_k)": (
+            F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0 / d_k)
+        ),
+        "softmax over the wrong axis: normalise over the keys, the last axis (dim=-1), "
+        "so that each query's weights sum to 1": masked.softmax(dim=-2) @ v,
+    }
+    if mask is not None:
+        out[
+            "the mask is ignored: set the scores where mask is False to -inf before the "
+            "softmax (True means 'may attend')"
+        ] = F.scaled_dot_product_attention(q, k, v)
+        out[
+            "the mask is applied after the softmax: weights no longer sum to 1; set masked "
+            "scores to -inf before the softmax instead"
+        ] = (scores.softmax(-1) * mask) @ v
+    return out
+
+
+def check_attention(fn: Callable[..., torch.Tensor]) -> bool:
+    """Check fn(q, k, v, mask=None) -> softmax(q kᵀ / sqrt(d_k)) v, as torch computes it.
+
+    q: (B, H, T_q, d_k), k: (B, H, T_k, d_k), v: (B, H, T_k, d_v); the output is
+    (B, H, T_q, d_v). mask is boolean, broadcastable to (B, H, T_q, T_k), and True means
+    "may attend" (torch's convention in scaled_dot_product_attention); mask=None
+    attends everywhere. The reference is torch.nn.functional.scaled_dot_product_attention
+    in float64.
+    """
+    name = "check_attention"
+    _require_callable(fn, name)
+    g = torch.Generator().manual_seed(0)  # a private generator: never touch the global seed
+
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+    # d_v differs from T_k, so adding v to the scores is a shape error, not a silent bug
+    B, H, T, d_k, d_v = 2, 3, 4, 8, 5
+    causal = torch.ones(T, T, dtype=torch.bool).tril()  # (T, T), broadcast over B and H
+    T_q, T_k = 3, 6
+    padding = torch.ones(B, 1, 1, T_k, dtype=torch.bool)  # (B, 1, 1, T_k)
+    padding[0, ..., 4:] = False  # the first sequence is 4 keys long, the second 6
+    cases = [
+        ("self-attention, no mask", (T, T), None),
+        ("self-attention, causal mask of shape (T, T)", (T, T), causal),
+        ("cross-attention, padding mask of shape (B, 1, 1, T_k)", (T_q, T_k), padding),
+    ]
+    for label, (n_q, n_k), mask in cases:
+        q, k, v = randn(B, H, n_q, d_k), randn(B, H, n_k, d_k), randn(B, H, n_k, d_v)
+        shapes = f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}" + (
+            f", mask {tuple(mask.shape)}" if mask is not None else ""
+        )
+        where = f"on {label} ({shapes})"
+        expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        args = (q.clone(), k.clone(), v.clone()) + ((mask.clone(),) if mask is not None else ())
+        value, error = _call(fn, *args)
+        if error is not None:
+            hint = ""
+            if any(s in error for s in ("size of tensor", "shape", "must match", "broadcast")):
+                hint = (
+                    "; a shape error: the weights softmax(q kᵀ/sqrt(d_k)) are (B, H, T_q, T_k) "
+                    "and multiply v (B, H, T_k, d_v) after the softmax (is v inside it?)"
+                )
+                if mask is not None:
+                    hint += "; the mask must broadcast against the scores (B, H, T_q, T_k)"
+            return _report(name, False, f"{where}: {error}{hint}")
+        if value is None:
+            return _report(
+                name, False, f"{where}: returned None: did you forget the return statement?"
+            )
+        if isinstance(value, tuple):
+            return _report(name, False, f"{where}: returned a tuple; return only the output tensor")
+        if not isinstance(value, torch.Tensor):
+            return _report(
+                name, False, f"{where}: returned {type(value).__name__}, expected a tensor"
+            )
+        if value.shape != expected.shape:
+            return _report(
+                name,
+                False,
+                f"{where}: expected an output of shape {tuple(expected.shape)}, got "
+                f"{tuple(value.shape)}; the output is weights (B, H, T_q, T_k) @ v",
+            )
+        got = value.detach().cpu().double()
+        if torch.allclose(got, expected, atol=ATOL, rtol=0):
+            continue
+        if got.isnan().any():
+            return _report(
+                name,
+                False,
+                f"{where}: the output has NaN, from a row of scores that is all -inf; True "
+                "in the mask means 'may attend' (torch's convention): did you invert it?",
+            )
+        hint = next(
+            (
+                why
+                for why, bad in _attention_variants(q, k, v, mask).items()
+                if torch.allclose(got, bad, atol=ATOL, rtol=0)
+            ),
+            "compare each step with softmax(q kᵀ / sqrt(d_k)) v",
+        )
+        return _report(
+            name,
+            False,
+            f"{where}: output differs from torch's scaled_dot_product_attention by up to "
+            f"{(got - expected).abs().max().item():.3g}; {hint}",
+        )
+    return _report(
+        name,
+        True,
+        f"{len(cases)} cases (no mask, causal mask, padding mask with T_q != T_k) match "
+        "torch's scaled_dot_product_attention to 1e-6",
+    )
+
+
+# ---------------------------------------------------------------- word2vec (chapter 2)
+
+
+def _sgns_terms(
+    center: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dot products u_o·v_c, (B,), and u_k·v_c, (B, K)."""
+    pos = (context * center).sum(-1)  # (B,)
+    neg = (negatives @ center.unsqueeze(-1)).squeeze(-1)  # (B, K)
+    return pos, neg
+
+
+def check_sgns_loss(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Check fn(center, context, negatives) -> the skip-gram negative-sampling loss.
+
+    center v_c: (B, d), context u_o: (B, d), negatives u_k: (B, K, d). The loss is the
+    mean over the batch of -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c), a scalar tensor.
+    """
+    name = "check_sgns_loss"
+    _require_callable(fn, name)
+    g = torch.Generator().manual_seed(0)
+    cases = []
+    for B, K, d in [(4, 3, 5), (6, 5, 8)]:
+        cases.append(
+            tuple(
+                torch.randn(*shape, generator=g, dtype=torch.float64)
+                for shape in [(B, d), (B, d), (B, K, d)]
+            )
+        )
+    for center, context, negatives in cases:
+        B, K, d = negatives.shape
+        where = f"on a batch of B={B} centers, K={K} negatives each, d={d}"
+        pos, neg = _sgns_terms(center, context, negatives)
+        per_example = -F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)  # (B,)
+        expected = per_example.mean().item()
+        value, error = _call(fn, center.clone(), context.clone(), negatives.clone())
+        if error is None and isinstance(value, torch.Tensor) and value.shape == (B,):
+            error = (
+                f"returned a tensor of shape {tuple(value.shape)}, one loss per example; "
+                "average over the batch to return a scalar"
+            )
+        if error is None:
+            got, error = _as_number(value)
+        if error is not None:
+            return _report(name, False, f"{where}: {error}")
+        if _close(got, expected):
+            continue
+        mistakes = [  # (the loss a common mistake returns, why it is wrong)
+            (
+                -F.logsigmoid(pos) - F.logsigmoid(neg).sum(-1),
+                "the negative term has the wrong sign: negatives should score low, "
+                "so use log σ(-u_k·v_c)",
+            ),
+            (
+                (per_example * B),
+                "summed over the batch: the loss is the mean over the B examples",
+            ),
+            (
+                -torch.sigmoid(pos) - torch.sigmoid(-neg).sum(-1),
+                "used σ without the log: the loss is -log σ(·), a negative log-likelihood",
+            ),
+            (
+                -F.logsigmoid(pos) - F.logsigmoid(-neg).mean(-1),
+                "averaged over the K negatives: the loss sums them, Σ_k log σ(-u_k·v_c)",
+            ),
+            (
+                -per_example,
+                "the overall sign is flipped: the loss -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c) "
+                "is positive",
+            ),
+        ]
+        hint = next(
+            (why for bad, why in mistakes if _close(got, bad.mean().item())),
+            "the loss is mean over the batch of -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c)",
+        )
+        return _report(name, False, f"{where}: expected {expected:.6g}, got {got:.6g}; {hint}")
+    return _report(
+        name,
+        True,
+        f"{len(cases)} random batches match -log σ(u_o·v_c) - Σ_k log σ(-u_k·v_c), "
+        "averaged over the batch",
+    )

@@ -6,12 +6,15 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lmbook import checks
 from lmbook.checks import (
     check_add_k,
+    check_attention,
     check_kneser_ney_bigram,
     check_perplexity,
+    check_sgns_loss,
 )
 from lmbook.ngram import NGramLM, kneser_ney_discount
 
@@ -19,6 +22,8 @@ ALL_CHECKS = [
     check_perplexity,
     check_add_k,
     check_kneser_ney_bigram,
+    check_attention,
+    check_sgns_loss,
 ]
 
 
@@ -65,6 +70,14 @@ def test_a_non_callable_raises_type_error(check, not_a_function):
 @pytest.mark.parametrize("check", ALL_CHECKS)
 def test_a_function_that_returns_none_is_a_failure(check, capsys):
     assert_fails(check, lambda *args: None, capsys, "returned None", "return statement")
+
+
+def test_checks_leave_the_global_random_state_alone():
+    torch_state, np_state = torch.get_rng_state(), np.random.get_state()[1].copy()
+    check_attention(F.scaled_dot_product_attention)
+    check_sgns_loss(lambda c, o, n: torch.tensor(0.0))
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], np_state)
 
 
 # ---------------------------------------------------------------- perplexity
@@ -198,3 +211,97 @@ def test_the_mistake_tables_start_from_the_book_model():
     for i, h in enumerate(alphabet):
         probs = lm.next_token_probs([i])
         assert [table[h, w] for w in alphabet] == pytest.approx(probs, abs=1e-12)
+
+
+# ---------------------------------------------------------------- attention
+
+
+def attention(q, k, v, mask=None):
+    """A student's scaled dot-product attention; True in mask means 'may attend'."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T_q, T_k)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(dim=-1) @ v  # (B, H, T_q, d_v)
+
+
+def test_attention_right_answers_pass(capsys):
+    assert_passes(check_attention, attention, capsys)
+    assert_passes(check_attention, F.scaled_dot_product_attention, capsys)
+    # computing in float32 is close enough
+    assert_passes(
+        check_attention,
+        lambda q, k, v, mask=None: attention(q.float(), k.float(), v.float(), mask),
+        capsys,
+    )
+
+
+def no_scaling(q, k, v, mask=None):
+    return attention(q * math.sqrt(q.shape[-1]), k, v, mask)
+
+
+def wrong_axis(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(dim=-2) @ v
+
+
+def v_inside_softmax(q, k, v, mask=None):
+    return (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]) + v).softmax(dim=-1) @ v
+
+
+def inverted_mask(q, k, v, mask=None):
+    return attention(q, k, v, None if mask is None else ~mask)
+
+
+def with_weights(q, k, v, mask=None):
+    return attention(q, k, v, mask), None
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (no_scaling, ["no 1/sqrt(d_k) scaling"]),
+        (wrong_axis, ["wrong axis", "dim=-1"]),
+        (lambda q, k, v, mask=None: attention(q, k, v), ["causal mask", "mask is ignored"]),
+        (v_inside_softmax, ["RuntimeError", "shape error"]),
+        (inverted_mask, ["NaN", "invert"]),
+        (with_weights, ["tuple"]),
+    ],
+)
+def test_attention_common_mistakes_fail_with_a_hint(wrong, words, capsys):
+    assert_fails(check_attention, wrong, capsys, *words)
+
+
+# ---------------------------------------------------------------- skip-gram negative sampling
+
+
+def sgns_loss(center, context, negatives, neg_sign=-1, reduce="mean", log=True, k_sum=True):
+    """A student's SGNS loss; the keyword arguments make the common mistakes."""
+    f = F.logsigmoid if log else torch.sigmoid
+    pos = (context * center).sum(-1)  # (B,)
+    neg = torch.einsum("bkd,bd->bk", negatives, center)  # (B, K)
+    neg_terms = f(neg_sign * neg)
+    loss = -f(pos) - (neg_terms.sum(-1) if k_sum else neg_terms.mean(-1))  # (B,)
+    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduce]
+
+
+def test_sgns_right_answer_passes(capsys):
+    assert_passes(check_sgns_loss, sgns_loss, capsys)
+
+
+@pytest.mark.parametrize(
+    "mistake, words",
+    [
+        ({"neg_sign": 1}, ["wrong sign"]),
+        ({"reduce": "sum"}, ["summed over the batch"]),
+        ({"log": False}, ["without the log"]),
+        ({"k_sum": False}, ["averaged over the K negatives"]),
+        ({"reduce": "none"}, ["shape (4,)", "scalar"]),
+    ],
+)
+def test_sgns_common_mistakes_fail_with_a_hint(mistake, words, capsys):
+    def wrong(center, context, negatives):
+        return sgns_loss(center, context, negatives, **mistake)
+
+    assert_fails(check_sgns_loss, wrong, capsys, *words)
