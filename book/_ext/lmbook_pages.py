@@ -3,28 +3,48 @@
 ``{lmbook-leaderboard}`` renders the leaderboard rows that chapters reported with
 ``lmbook.leaderboard.report`` (read from the notebooks' committed outputs), so the page
 can never disagree with the chapters.
+
+``{lmbook-execution-stats}`` and ``{lmbook-time-estimates}`` render, one row per
+notebook, what its execution record (written by ``python -m lmbook.execute``) says about
+the run that produced its committed outputs, and whether those outputs are still fresh.
 """
 
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from docutils import nodes
 from docutils.parsers.rst import Directive, directives
+from sphinx import addnodes
 
-from lmbook.book import leaderboard_rows, read_notebook
+from lmbook.book import (
+    cell_source,
+    code_hash,
+    leaderboard_rows,
+    read_notebook,
+    read_record,
+    record_path,
+)
+
+NOT_MEASURED = "not measured"
+Notebook = dict[str, Any]  # a notebook's JSON, as read_notebook returns it
+Record = dict[str, Any]  # an execution record, as read_record returns it
 
 
-def table(headers: list[str], rows: list[list[str]]) -> nodes.table:
-    """A docutils table node with a header row."""
+def table(headers: list[str], rows: list[list[str | nodes.Node]]) -> nodes.table:
+    """A docutils table node with a header row; a cell is text or a paragraph node."""
     tgroup = nodes.tgroup(cols=len(headers))
     tgroup += [nodes.colspec(colwidth=1) for _ in headers]
 
-    def row(values: list[str]) -> nodes.row:
+    def row(values: list[str | nodes.Node]) -> nodes.row:
         r = nodes.row()
         for value in values:
-            r += nodes.entry("", nodes.paragraph(text=str(value)))
+            if not isinstance(value, nodes.Node):
+                value = nodes.paragraph(text=str(value))
+            r += nodes.entry("", value)
         return r
 
     thead = nodes.thead()
@@ -62,6 +82,130 @@ class Leaderboard(Directive):
         return [table(headers, body)]
 
 
+def chapter_title(notebook: Notebook) -> str:
+    """The first '# ' heading of a notebook's first markdown cell ('1. Language models …')."""
+    for cell in notebook["cells"]:
+        if cell.get("cell_type") == "markdown":
+            for line in cell_source(cell).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+            break
+    return "(untitled)"
+
+
+def freshness(path: Path, notebook: Notebook, record: Record | None) -> str:
+    """'yes' when the committed outputs come from a full-mode run of the current code."""
+    if record is None:
+        return "no record"
+    if record.get("mode") == "full" and record.get("code_sha256") == code_hash(notebook):
+        return "yes"
+    return f"STALE: re-run python -m lmbook.execute notebooks/{path.name}"
+
+
+def minutes_seconds(seconds: float) -> str:
+    """126.7 -> '2:07'."""
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def run_time(record: Record) -> str:
+    """The run's duration; a run in another mode than full is labelled as such."""
+    duration = minutes_seconds(record["duration_s"])
+    return duration if record.get("mode") == "full" else f"{duration} ({record.get('mode')} mode)"
+
+
+def hardware(record: Record) -> str:
+    """'AMD EPYC, 2 cores', with ' / <GPU name>' when the run saw a GPU."""
+    cores = record.get("cpu_count")
+    cpu = f"{record['cpu']}, {cores} cores" if cores else record["cpu"]
+    return f"{cpu} / {record['gpu']}" if record.get("gpu") else cpu
+
+
+def execution_stats(path: Path, notebook: Notebook, record: Record | None) -> list[str]:
+    """A row of the execution statistics, after the chapter: how its outputs were made."""
+    if record is None:
+        return ["—", "—", "—", "—", "—", freshness(path, notebook, record)]
+    return [
+        run_time(record),
+        record["device"],
+        hardware(record),
+        f"{record['python']} / {record['torch']} / {record['lmbook']}",
+        record["date"][:10],  # the day is enough here; the record keeps the time
+        freshness(path, notebook, record),
+    ]
+
+
+def time_estimates(path: Path, notebook: Notebook, record: Record | None) -> list[str]:
+    """A row of the time estimates, after the chapter: full-mode time on a CPU, on a GPU."""
+    cpu = gpu = NOT_MEASURED
+    # One record per notebook: its latest full-mode run, on whichever device that used.
+    if record is not None and record.get("mode") == "full":
+        measured = f"{minutes_seconds(record['duration_s'])} ({hardware(record)})"
+        if record["device"] == "cpu":
+            cpu = measured
+        elif record["device"].startswith("cuda"):
+            gpu = measured
+    return [cpu, gpu]
+
+
+class ChapterTable(Directive):
+    """A table with one row per notebook under notebooks/: its title, then `cells`."""
+
+    headers: list[str]
+    cells: Callable[[Path, Notebook, Record | None], list[str]]
+
+    def run(self) -> list[nodes.Node]:
+        env = self.state.document.settings.env
+        rows = []
+        for path in sorted((Path(env.srcdir) / "notebooks").glob("*.ipynb")):
+            # A record that does not exist yet is a dependency too: Sphinx rebuilds this
+            # page until it does.
+            env.note_dependency(str(path))
+            env.note_dependency(str(record_path(path)))
+            notebook, record = read_notebook(path), read_record(path)
+            rows.append([self.chapter_link(path, notebook), *self.cells(path, notebook, record)])
+        if not rows:
+            return [nodes.paragraph(text="There are no chapter notebooks yet.")]
+        return [table(self.headers, rows)]
+
+    def chapter_link(self, path: Path, notebook: Notebook) -> nodes.paragraph:
+        """The chapter's title, linked to its page."""
+        env = self.state.document.settings.env
+        docname = path.relative_to(env.srcdir).with_suffix("").as_posix()
+        link = addnodes.pending_xref(
+            "",
+            nodes.inline(text=chapter_title(notebook)),
+            refdomain="std",
+            reftype="doc",
+            reftarget=f"/{docname}",
+            refexplicit=True,
+            refdoc=env.docname,
+        )
+        return nodes.paragraph("", "", link)
+
+
+class ExecutionStats(ChapterTable):
+    """How, where and when each notebook's committed outputs were made, and if still fresh."""
+
+    headers = [
+        "chapter",
+        "run time, full mode (min:s)",
+        "device",
+        "CPU / GPU",
+        "Python / torch / lmbook",
+        "date",
+        "fresh?",
+    ]
+    cells = staticmethod(execution_stats)
+
+
+class TimeEstimates(ChapterTable):
+    """Each chapter's measured full-mode run time on a CPU and on a GPU."""
+
+    headers = ["chapter", "full mode on a CPU (min:s)", "full mode on a GPU (min:s)"]
+    cells = staticmethod(time_estimates)
+
+
 def unshadow_codecs() -> None:
     """Undo a codec hijack that would break the bibliography.
 
@@ -86,4 +230,6 @@ def unshadow_codecs() -> None:
 def setup(app):
     unshadow_codecs()
     app.add_directive("lmbook-leaderboard", Leaderboard)
+    app.add_directive("lmbook-execution-stats", ExecutionStats)
+    app.add_directive("lmbook-time-estimates", TimeEstimates)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
