@@ -1,10 +1,12 @@
-"""The generated book pages: execution statistics and time estimates.
+"""The generated book pages: execution statistics, time estimates and the chapter map.
 
-The Sphinx extension (book/_ext/lmbook_pages.py) is not part of the lmbook package, so
-it is imported from its folder.
+The Sphinx extension (book/_ext/lmbook_pages.py) and the chapter-map script
+(book/_static/make_chapter_map.py) are not part of the lmbook package, so they are
+imported from their folders.
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -13,8 +15,22 @@ import pytest
 from lmbook.book import code_hash, read_notebook, read_record, record_path
 
 ROOT = Path(__file__).parents[1]
-sys.path.insert(0, str(ROOT / "book" / "_ext"))
+sys.path[:0] = [str(ROOT / "book" / "_ext"), str(ROOT / "book" / "_static")]
 import lmbook_pages  # noqa: E402
+import make_chapter_map  # noqa: E402
+
+# What the instructors' page promises: chapter -> the chapters it builds on.
+CHAPTER_DEPENDENCIES = {
+    2: {1},
+    3: {1},
+    4: {3},
+    5: {4},
+    6: {5, 3},
+    7: {6, 2},
+    8: {6},
+    9: {6},
+    10: {6, 2},
+}
 
 
 @pytest.fixture
@@ -126,3 +142,26 @@ def test_time_estimates_put_the_run_under_its_device(chapter, changes, expected)
     write_record(chapter, **changes)
     row = lmbook_pages.time_estimates(chapter, read_notebook(chapter), read_record(chapter))
     assert row == expected
+
+
+def test_chapter_map_script_holds_the_promised_dependencies():
+    found = {chapter: set(needs) for chapter, needs in make_chapter_map.PREREQUISITES.items()}
+    assert found == CHAPTER_DEPENDENCIES
+
+
+def test_committed_chapter_map_draws_every_dependency():
+    svg = (ROOT / "book" / "_static" / "chapter_map.svg").read_text(encoding="utf-8")
+    drawn = set(re.findall(r'id="edge-(\d+)-(\d+)"', svg))
+    wanted = {(str(before), str(after)) for before, after in make_chapter_map.edges()}
+    assert drawn == wanted, "re-run python book/_static/make_chapter_map.py"
+
+
+def test_instructors_page_lists_the_same_prerequisites():
+    page = (ROOT / "book" / "instructors.md").read_text(encoding="utf-8")
+    section = page.split("### Chapters 2 to 10", 1)[1].split("\n## ", 1)[0]
+    # The rows of its table: | # | chapter | builds on | planned objectives |
+    listed = {
+        int(number): {int(n) for n in re.findall(r"\d+", builds_on)}
+        for number, builds_on in re.findall(r"^\| (\d+) \| [^|]+ \| ([^|]+) \|", section, re.M)
+    }
+    assert listed == CHAPTER_DEPENDENCIES
