@@ -71,12 +71,27 @@ class Leaderboard(Directive):
         if not rows:
             return [nodes.paragraph(text=f"No chapter has reported a {split} row yet.")]
         rows.sort(key=lambda r: r["nats_per_char"])
-        headers = ["model", "chapter", "nats/char", "bits/char", "parameters", "budget",
-                   "device", "notes"]
+        headers = [
+            "model",
+            "chapter",
+            "nats/char",
+            "bits/char",
+            "parameters",
+            "budget",
+            "device",
+            "notes",
+        ]
         body = [
-            [r["model"], r["chapter"], f"{r['nats_per_char']:.3f}", f"{r['bits_per_char']:.3f}",
-             "—" if r["params"] is None else f"{r['params']:,}", r["budget"], r["device"],
-             r["notes"]]
+            [
+                r["model"],
+                r["chapter"],
+                f"{r['nats_per_char']:.3f}",
+                f"{r['bits_per_char']:.3f}",
+                "—" if r["params"] is None else f"{r['params']:,}",
+                r["budget"],
+                r["device"],
+                r["notes"],
+            ]
             for r in rows
         ]
         return [table(headers, body)]
