@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
