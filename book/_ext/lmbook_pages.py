@@ -12,6 +12,8 @@ the run that produced its committed outputs, and whether those outputs are still
 from __future__ import annotations
 
 import codecs
+import importlib.util
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,16 +73,7 @@ class Leaderboard(Directive):
         if not rows:
             return [nodes.paragraph(text=f"No chapter has reported a {split} row yet.")]
         rows.sort(key=lambda r: r["nats_per_char"])
-        headers = [
-            "model",
-            "chapter",
-            "nats/char",
-            "bits/char",
-            "parameters",
-            "budget",
-            "device",
-            "notes",
-        ]
+        headers = ["model", "chapter", "nats/char", "bits/char", "parameters", "budget", "device"]
         body = [
             [
                 r["model"],
@@ -88,9 +81,8 @@ class Leaderboard(Directive):
                 f"{r['nats_per_char']:.3f}",
                 f"{r['bits_per_char']:.3f}",
                 "—" if r["params"] is None else f"{r['params']:,}",
-                r["budget"],
+                "; ".join(x for x in (r["budget"], r["notes"]) if x),
                 r["device"],
-                r["notes"],
             ]
             for r in rows
         ]
@@ -242,8 +234,32 @@ def unshadow_codecs() -> None:
             return
 
 
+def local_mathjax() -> Path:
+    """MathJax 3's browser build, as shipped by the django-static-mathjax package."""
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("the book serves MathJax from django-static-mathjax")
+    es5 = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
+    if not (es5 / "tex-chtml.js").is_file():
+        raise FileNotFoundError(f"no tex-chtml.js under {es5}")
+    return es5
+
+
+def copy_mathjax(app, exception) -> None:
+    """After an HTML build, put MathJax under _static/mathjax, where mathjax_path points."""
+    if exception is None and app.builder.format == "html":
+        shutil.copytree(
+            local_mathjax(), Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True
+        )
+
+
 def setup(app):
     unshadow_codecs()
+    # Serve MathJax from the book itself, not from a CDN: the book must read offline.
+    # A relative mathjax_path is resolved against _static by sphinx.ext.mathjax.
+    local_mathjax()  # fail early, with a clear message, if the package is missing
+    app.config.mathjax_path = "mathjax/tex-chtml.js"
+    app.connect("build-finished", copy_mathjax)
     app.add_directive("lmbook-leaderboard", Leaderboard)
     app.add_directive("lmbook-execution-stats", ExecutionStats)
     app.add_directive("lmbook-time-estimates", TimeEstimates)
