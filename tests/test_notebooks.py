@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lmbook.book import cell_source, code_cells, code_hash, read_notebook, read_record
+from lmbook.book import SETUP_CELL, cell_source, code_cells, code_hash, read_notebook, read_record
 
 ROOT = Path(__file__).parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -133,3 +133,40 @@ def test_the_checks_catch_stale_errored_and_missing_outputs(path: Path, tmp_path
 )
 def test_expects_output(source: str, expected: bool) -> None:
     assert expects_output(source) is expected
+
+
+CHAPTERS = [p for p in NOTEBOOKS if re.match(r"\d\d_", p.name)]
+EXERCISE = re.compile(r"^\*\*\d+ \((★{1,3})\)\.", re.MULTILINE)
+
+
+def markdown(notebook: dict) -> list[str]:
+    return [cell_source(c) for c in notebook["cells"] if c.get("cell_type") == "markdown"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_setup_cell(path: Path) -> None:
+    first = cell_source(code_cells(read_notebook(path))[0])
+    assert first == SETUP_CELL, "the first code cell must be lmbook.book.SETUP_CELL, verbatim"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_structure(path: Path) -> None:
+    """Title, objectives and prerequisites first; >= 5 graded exercises with hidden
+    solutions; a summary; references at the end."""
+    notebook = read_notebook(path)
+    text = markdown(notebook)
+    assert re.match(r"# \d+\. ", text[0]), "the first cell must be the title '# N. …'"
+    assert "**Objectives.**" in text[0] and "**Prerequisites.**" in text[0]
+    assert any(t.startswith("## Summary") for t in text), "no '## Summary' section"
+    exercises = [m for t in text for m in EXERCISE.findall(t)]
+    assert len(exercises) >= 5, f"{len(exercises)} exercises, at least 5 wanted"
+    assert len(set(exercises)) >= 2, "exercises should be graded by difficulty (★ … ★★★)"
+    solutions = [
+        c
+        for c in code_cells(notebook)
+        if "hide-input" in c.get("metadata", {}).get("tags", [])
+        and c.get("metadata", {}).get("jupyter", {}).get("source_hidden")
+        and cell_source(c).startswith("# Solution")
+    ]
+    assert len(solutions) >= len(exercises), "every exercise needs a hidden '# Solution' cell"
+    assert text[-1].startswith("## References") and "{bibliography}" in text[-1]
