@@ -165,3 +165,21 @@ def test_instructors_page_lists_the_same_prerequisites():
         for number, builds_on in re.findall(r"^\| (\d+) \| [^|]+ \| ([^|]+) \|", section, re.M)
     }
     assert listed == CHAPTER_DEPENDENCIES
+
+
+def test_each_script_is_written_once_per_page():
+    """sphinx-thebe's inline config, kept twice by Sphinx (as None and ''), is written once."""
+    from sphinx.builders.html._assets import _JavaScript
+
+    config = "const THEBE_JS_URL = 'x'"
+    scripts = [
+        _JavaScript("_static/doctools.js", priority=200),
+        _JavaScript(None, body=config),
+        _JavaScript("_static/sphinx-thebe.js", **{"async": "async"}),
+        _JavaScript("", body=config),
+        _JavaScript("", body="const other = 1"),
+    ]
+    context = {"script_files": scripts}
+    lmbook_pages.drop_duplicate_scripts(None, "intro", "page.html", context, None)
+    assert context["script_files"] is scripts  # changed in place
+    assert [s.attributes.get("body") for s in scripts] == [None, config, None, "const other = 1"]

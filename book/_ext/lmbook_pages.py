@@ -253,6 +253,32 @@ def copy_mathjax(app, exception) -> None:
         )
 
 
+def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Write each <script> once per page.
+
+    An inline script that an extension adds after the builder started (sphinx-thebe's
+    `const THEBE_JS_URL = ...`) is kept twice by Sphinx 7.4: once with the filename None,
+    once with ''. The second copy fails in the browser ("Identifier 'THEBE_JS_URL' has
+    already been declared"). Scripts are equal here when their file (None and '' alike),
+    priority and attributes are.
+    """
+    scripts = context.get("script_files")
+    if not isinstance(scripts, list):
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        attributes = getattr(script, "attributes", {})
+        key = (
+            getattr(script, "filename", script) or "",
+            getattr(script, "priority", None),
+            tuple(sorted((k, str(v)) for k, v in attributes.items())),
+        )
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique  # in place: the builder restores its own list after each page
+
+
 def setup(app):
     unshadow_codecs()
     # Serve MathJax from the book itself, not from a CDN: the book must read offline.
@@ -260,6 +286,8 @@ def setup(app):
     local_mathjax()  # fail early, with a clear message, if the package is missing
     app.config.mathjax_path = "mathjax/tex-chtml.js"
     app.connect("build-finished", copy_mathjax)
+    # Late, so that scripts other handlers add to this page are seen too.
+    app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.add_directive("lmbook-leaderboard", Leaderboard)
     app.add_directive("lmbook-execution-stats", ExecutionStats)
     app.add_directive("lmbook-time-estimates", TimeEstimates)
