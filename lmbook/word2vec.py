@@ -12,8 +12,6 @@ Introduced in chapter 2::
     >>> vectors.most_similar("king", topn=2)  # doctest: +SKIP
 """
 
-from __future__ import annotations
-
 import math
 import time
 from collections import Counter
@@ -338,7 +336,7 @@ class WordVectors:
         self.unit = vectors / np.maximum(norms, 1e-12)  # rows of length 1: dot product = cosine
 
     @classmethod
-    def from_gensim(cls, keyed_vectors) -> WordVectors:
+    def from_gensim(cls, keyed_vectors) -> "WordVectors":
         """Wrap gensim's KeyedVectors (model.wv) so both are evaluated by the same code."""
         return cls(keyed_vectors.index_to_key, keyed_vectors.vectors)
 
@@ -378,7 +376,8 @@ class WordVectors:
     def evaluate_word_pairs(self, path: str) -> dict[str, float]:
         """Spearman ρ between cosines and human scores on a word-pair file (WordSim-353 style).
 
-        Pairs with a word outside the vocabulary are skipped and counted in 'oov'.
+        Pairs with a word outside the vocabulary are skipped and counted in 'oov'; with
+        fewer than two pairs covered, spearman is NaN.
         """
         from scipy.stats import spearmanr  # imported here: only evaluation needs SciPy
 
@@ -392,8 +391,13 @@ class WordVectors:
             if a in self and b in self:
                 ours.append(self.similarity(a, b))
                 human.append(float(score))
-        if len(ours) < 2:
-            raise ValueError(f"only {len(ours)} of {total} pairs in {path} are in the vocabulary")
+        if len(ours) < 2:  # no correlation to compute
+            return {
+                "spearman": math.nan,
+                "pairs": total,
+                "covered": len(ours),
+                "oov": 1 - len(ours) / total,
+            }
         return {
             "spearman": float(spearmanr(ours, human).statistic),
             "pairs": total,
