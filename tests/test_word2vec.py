@@ -1,0 +1,294 @@
+"""Tests of lmbook.word2vec: pair generation, subsampling, the noise distribution, the SGNS
+loss and its hand-written gradient, training on a toy corpus with a known answer, the
+evaluations against gensim's own, and the errors."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lmbook.word2vec import (
+    SkipGramNS,
+    SkipGramPairs,
+    Word2VecConfig,
+    WordVectors,
+    build_vocab,
+    encode,
+    keep_probabilities,
+    noise_distribution,
+    pca_2d,
+    sgns_loss,
+    skipgram_pairs,
+    speeches,
+    train,
+)
+
+# --- pairs ----------------------------------------------------------------------------
+
+
+def reference_pairs(ids, sentence_ids, window):
+    """Every (center, context) within window in the same sentence, one pair at a time."""
+    out = []
+    for i in range(len(ids)):
+        for j in range(max(0, i - window), min(len(ids), i + window + 1)):
+            if j != i and sentence_ids[i] == sentence_ids[j]:
+                out.append((int(ids[i]), int(ids[j])))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 7])
+def test_pairs_match_a_loop_and_never_cross_sentences(window):
+    rng = np.random.default_rng(0)
+    ids = np.arange(40)  # every token distinct, so a pair says exactly where it came from
+    sentence_ids = np.sort(rng.integers(0, 6, size=40))
+    centers, contexts = skipgram_pairs(ids, sentence_ids, window)
+    got = sorted(zip(centers.tolist(), contexts.tolist(), strict=True))
+    assert got == reference_pairs(ids, sentence_ids, window)
+    assert np.all(sentence_ids[centers] == sentence_ids[contexts])
+    assert np.all(np.abs(centers - contexts) <= window)
+
+
+def test_dynamic_windows_are_uniform_and_stay_in_the_sentence():
+    ids = np.arange(20_000)
+    sentence_ids = np.arange(20_000) // 50
+    centers, contexts = skipgram_pairs(
+        ids, sentence_ids, 4, np.ones(20_000), np.random.default_rng(1)
+    )
+    assert np.all(sentence_ids[centers] == sentence_ids[contexts])
+    distance = np.abs(centers - contexts)
+    assert distance.min() == 1 and distance.max() == 4
+    # with b ~ U{1..4}, a context at distance d is kept with probability (5 - d) / 4
+    share = np.bincount(distance, minlength=5)[1:] / np.bincount(distance)[1]
+    np.testing.assert_allclose(share, [1, 3 / 4, 2 / 4, 1 / 4], atol=0.03)
+
+
+def test_subsampling_keeps_words_with_the_right_probability():
+    counts = np.array([50_000, 5_000, 500, 50])
+    keep = keep_probabilities(counts, sample=1e-3)
+    f = counts / counts.sum()
+    np.testing.assert_allclose(keep, np.minimum(1, (np.sqrt(f / 1e-3) + 1) * 1e-3 / f))
+    assert keep[0] < keep[1] < 1 and keep[3] == 1  # frequent words dropped, rare ones kept
+    # One long sentence, window 1: every kept token is the center of two pairs.
+    ids = np.random.default_rng(2).permutation(np.repeat(np.arange(4), counts))
+    kept = np.zeros(4)
+    for seed in range(10):
+        centers, _ = skipgram_pairs(ids, np.zeros_like(ids), 1, keep, np.random.default_rng(seed))
+        kept += np.bincount(centers, minlength=4) / 2
+    np.testing.assert_allclose(kept / (10 * counts), keep, atol=0.02)
+    assert np.all(keep_probabilities(counts, 0) == 1)
+
+
+def test_subsampling_inside_pair_generation_drops_frequent_words():
+    ids = np.tile([0, 0, 0, 0, 1], 4000)
+    keep = np.array([0.25, 1.0])
+    centers, _ = skipgram_pairs(ids, np.zeros_like(ids), 1, keep, np.random.default_rng(3))
+    # word 0 is 4 times as common as word 1 but kept a quarter of the time
+    assert 0.8 < np.mean(centers == 0) / np.mean(centers == 1) < 1.25
+
+
+def test_noise_distribution_is_unigram_to_the_three_quarters():
+    counts = np.array([81, 16, 1])
+    p = noise_distribution(counts)
+    np.testing.assert_allclose(p.numpy(), np.array([27, 8, 1]) / 36)
+    assert math.isclose(float(noise_distribution(counts, 1.0)[0]), 81 / 98)
+    assert torch.allclose(
+        noise_distribution(counts, 0.0), torch.full((3,), 1 / 3, dtype=torch.float64)
+    )
+
+
+# --- the loss and its gradient --------------------------------------------------------
+
+
+def test_sgns_loss_matches_a_hand_computed_value():
+    v_c = torch.tensor([[1.0, 0.0]])
+    u_o = torch.tensor([[2.0, 0.0]])  # u_o·v_c = 2
+    u_k = torch.tensor([[[1.0, 5.0], [-1.0, 0.0]]])  # u_k·v_c = 1 and -1
+    expected = math.log(1 + math.exp(-2)) + math.log(1 + math.exp(1)) + math.log(1 + math.exp(-1))
+    assert math.isclose(float(sgns_loss(v_c, u_o, u_k)), expected, rel_tol=1e-6)
+
+
+def test_sgns_loss_passes_the_books_check():
+    from lmbook.checks import check_sgns_loss
+
+    assert check_sgns_loss(sgns_loss)
+
+
+def test_hand_written_gradient_step_equals_autograd_sgd():
+    torch.manual_seed(0)
+    model = SkipGramNS(12, 6).double()
+    torch.nn.init.normal_(model.u.weight)
+    center = torch.tensor([0, 3, 3, 5])
+    context = torch.tensor([1, 2, 4, 0])
+    negatives = torch.tensor([[6, 7], [8, 3], [1, 1], [9, 10]])
+    reference = SkipGramNS(12, 6).double()
+    reference.load_state_dict(model.state_dict())
+    loss = reference(center, context, negatives) * len(center)  # summed: lr is per pair
+    loss.backward()
+    lr = 0.1
+    got = model.sgd_step(center, context, negatives, lr)
+    assert math.isclose(got, loss.item() / len(center), rel_tol=1e-9)
+    for mine, ref in [(model.v, reference.v), (model.u, reference.u)]:
+        torch.testing.assert_close(mine.weight, ref.weight - lr * ref.weight.grad)
+
+
+# --- training -------------------------------------------------------------------------
+
+
+def toy_corpus(n_sentences=600, seed=0):
+    """Two groups of words that never share a sentence."""
+    rng = np.random.default_rng(seed)
+    groups = [["cat", "dog", "mouse", "horse"], ["sun", "moon", "star", "sky"]]
+    return [list(rng.choice(groups[s % 2], size=8)) for s in range(n_sentences)]
+
+
+def test_training_lowers_the_loss_and_separates_groups_that_never_meet():
+    sentences = toy_corpus()
+    words, counts = build_vocab(sentences, min_count=1)
+    ids, sentence_ids = encode(sentences, words)
+    torch.manual_seed(0)
+    model = SkipGramNS(len(words), 10)
+    config = Word2VecConfig(dim=10, window=2, negative=3, sample=0, epochs=5, batch_size=64)
+    center, context = (torch.as_tensor(a) for a in skipgram_pairs(ids, sentence_ids, 2))
+    negatives = torch.multinomial(noise_distribution(counts), len(center) * 3, True).view(-1, 3)
+    with torch.no_grad():
+        before = float(model(center, context, negatives))  # (1 + K) log 2: u starts at zero
+    history = train(
+        model, ids, sentence_ids, counts, config, torch.Generator().manual_seed(0), progress=False
+    )
+    with torch.no_grad():
+        after = float(model(center, context, negatives))
+    assert math.isclose(before, 4 * math.log(2), rel_tol=1e-6)
+    assert after < 0.7 * before and history[-1]["loss"] < 0.7 * before
+    wv = WordVectors(words, model.vectors())
+    within = np.mean([wv.similarity("cat", "dog"), wv.similarity("sun", "moon")])
+    across = np.mean([wv.similarity("cat", "sun"), wv.similarity("dog", "moon")])
+    assert within > across + 0.5
+    assert {w for w, _ in wv.most_similar("cat", topn=3)} == {"dog", "mouse", "horse"}
+
+
+def test_dataset_works_with_a_dataloader():
+    from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
+
+    pairs = SkipGramPairs(np.arange(10), np.arange(10, 20))
+    assert len(pairs) == 10 and pairs[3] == (torch.tensor(3), torch.tensor(13))
+    loader = DataLoader(
+        pairs, sampler=BatchSampler(SequentialSampler(pairs), 4, False), batch_size=None
+    )
+    batches = list(loader)
+    assert [len(c) for c, _ in batches] == [4, 4, 2]
+    assert torch.equal(batches[1][1], torch.tensor([14, 15, 16, 17]))
+
+
+# --- evaluation, against gensim -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gensim_vectors():
+    gensim = pytest.importorskip("gensim")
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath
+
+    words = sorted(
+        {
+            w.lower()
+            for name in ["wordsim353.tsv", "simlex999.txt"]
+            for line in open(datapath(name))
+            if not line.startswith("#")
+            for w in line.split("\t")[:2]
+        }
+    )
+    words = words[: int(len(words) * 0.8)]  # leave some pairs out of vocabulary
+    kv = KeyedVectors(vector_size=20)
+    kv.add_vectors(words, np.random.default_rng(0).normal(size=(len(words), 20)).astype(np.float32))
+    return gensim, kv, datapath
+
+
+@pytest.mark.parametrize("name", ["wordsim353.tsv", "simlex999.txt"])
+def test_word_pair_evaluation_matches_gensim(gensim_vectors, name):
+    _, kv, datapath = gensim_vectors
+    ours = WordVectors.from_gensim(kv).evaluate_word_pairs(datapath(name))
+    _, spearman, oov_percent = kv.evaluate_word_pairs(datapath(name))
+    assert math.isclose(ours["spearman"], spearman.statistic, abs_tol=1e-9)
+    assert math.isclose(ours["oov"] * 100, oov_percent, abs_tol=1e-9)
+    assert 0 < ours["oov"] < 1
+
+
+def test_analogy_evaluation_matches_gensim():
+    pytest.importorskip("gensim")
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath
+
+    questions = [
+        line.lower().split()
+        for line in open(datapath("questions-words.txt"))
+        if not line.startswith(":")
+    ]
+    words = sorted({w for q in questions[:3000] for w in q})
+    kv = KeyedVectors(vector_size=8)
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(len(words), 8)).astype(np.float32)
+    kv.add_vectors(words, base)
+    ours = WordVectors.from_gensim(kv).evaluate_analogies(datapath("questions-words.txt"))
+    score, sections = kv.evaluate_word_analogies(datapath("questions-words.txt"))
+    total = next(s for s in sections if s["section"] == "Total accuracy")
+    assert ours["covered"] == len(total["correct"]) + len(total["incorrect"])
+    assert math.isclose(ours["accuracy"], score, abs_tol=1e-9)
+
+
+def test_analogy_and_neighbours_on_constructed_vectors():
+    words = ["man", "woman", "king", "queen", "apple"]
+    vectors = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1], [-1, 0, 0]], dtype=float)
+    wv = WordVectors(words, vectors)
+    assert wv.analogy("man", "woman", "king")[0][0] == "queen"
+    assert wv.most_similar("man", topn=4)[-1][0] == "apple"
+
+
+def test_pca_finds_the_direction_of_largest_variance():
+    rng = np.random.default_rng(0)
+    x = np.outer(rng.normal(size=200), [3.0, 4.0, 0.0]) + 0.01 * rng.normal(size=(200, 3))
+    xy = pca_2d(x)
+    assert xy.shape == (200, 2) and np.var(xy[:, 0]) > 1000 * np.var(xy[:, 1])
+
+
+def test_speeches_drop_speakers_and_punctuation():
+    text = "HAMLET:\nTo be, or not to be.\n\nOPHELIA:\nGood my lord,\nHow does your honour?"
+    assert speeches(text) == [
+        ["to", "be", "or", "not", "to", "be"],
+        ["good", "my", "lord", "how", "does", "your", "honour"],
+    ]
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def test_errors_name_the_bad_input():
+    with pytest.raises(ValueError, match="empty"):
+        build_vocab([[], []])
+    with pytest.raises(ValueError, match="empty"):
+        build_vocab([])
+    with pytest.raises(TypeError, match="token lists"):
+        build_vocab(["to be or not to be"])
+    with pytest.raises(ValueError, match="window must be an int >= 1, got 0"):
+        skipgram_pairs(np.arange(3), np.zeros(3, dtype=int), 0)
+    with pytest.raises(ValueError, match="negative must be an int >= 1, got 0"):
+        Word2VecConfig(negative=0)
+    with pytest.raises(ValueError, match="window must be an int >= 1, got 0"):
+        Word2VecConfig(window=0)
+    wv = WordVectors(["king", "queen"], np.eye(2))
+    with pytest.raises(ValueError, match="'kingg' is not in the vocabulary"):
+        wv.most_similar("kingg")
+    with pytest.raises(ValueError, match="'prince'"):
+        wv.analogy("king", "queen", "prince")
+    with pytest.raises(ValueError, match="empty"):
+        train(
+            SkipGramNS(2, 2),
+            np.zeros(0, int),
+            np.zeros(0, int),
+            np.ones(2),
+            Word2VecConfig(),
+            torch.Generator(),
+            progress=False,
+        )
+    with pytest.raises(ValueError, match="positive"):
+        noise_distribution(np.array([3, 0]))
