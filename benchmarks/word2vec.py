@@ -25,8 +25,15 @@ from gensim.test.utils import datapath
 
 from lmbook import data
 from lmbook.execute import cpu_name
-from lmbook.word2vec import SkipGramNS, Word2VecConfig, WordVectors, build_vocab, encode, speeches
-from lmbook.word2vec import train as train_sgns
+from lmbook.word2vec import (
+    SkipGramNS,
+    Word2VecConfig,
+    WordVectors,
+    build_vocab,
+    encode,
+    speeches,
+    train_sgns,
+)
 
 
 def evaluate(vectors: WordVectors) -> dict[str, float]:

@@ -63,9 +63,23 @@ def clean(notebook: Any) -> None:
     """Tidy an executed notebook: progress bars as final text, no timing metadata."""
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        merged = []  # a progress bar arrives as many stream messages: join runs of them
         for output in cell.get("outputs", []):
+            previous = merged[-1] if merged else None
+            if (
+                output.get("output_type") == "stream"
+                and previous is not None
+                and previous.get("output_type") == "stream"
+                and previous.get("name") == output.get("name")
+            ):
+                previous["text"] += output["text"]
+            else:
+                merged.append(output)
+        for output in merged:
             if output.get("output_type") == "stream":
                 output["text"] = _collapse_carriage_returns(output["text"])
+        if "outputs" in cell:
+            cell["outputs"] = merged
     notebook.metadata.pop("widgets", None)
     notebook.metadata["kernelspec"] = {
         "name": "python3",

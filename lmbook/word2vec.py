@@ -6,7 +6,7 @@ Introduced in chapter 2::
     >>> words, counts = build_vocab(sentences, min_count=1)
     >>> ids, sentence_ids = encode(sentences, words)
     >>> model = SkipGramNS(len(words), dim=16)
-    >>> history = train(model, ids, sentence_ids, counts, Word2VecConfig(dim=16, epochs=1),
+    >>> history = train_sgns(model, ids, sentence_ids, counts, Word2VecConfig(dim=16, epochs=1),
     ...                 generator=torch.Generator().manual_seed(0))
     >>> vectors = WordVectors(words, model.vectors())
     >>> vectors.most_similar("king", topn=2)  # doctest: +SKIP
@@ -260,7 +260,7 @@ class Word2VecConfig:
             raise ValueError(f"need sample >= 0 and lr > 0, got {self.sample} and {self.lr}")
 
 
-def train(
+def train_sgns(
     model: SkipGramNS,
     ids: np.ndarray,
     sentence_ids: np.ndarray,

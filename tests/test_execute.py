@@ -16,6 +16,23 @@ def test_progress_bars_collapse_to_their_final_text() -> None:
     assert execute._collapse_carriage_returns("a\r\nb") == "a\r\nb"  # Windows newlines stay
 
 
+def test_clean_joins_a_progress_bar_sent_as_many_messages() -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
+    stream = nbformat.v4.new_output
+    nb.cells[0].outputs = [
+        stream("stream", name="stderr", text="\r  0%|  | 0/4"),
+        stream("stream", name="stderr", text="\r 50%|# | 2/4"),
+        stream("stream", name="stdout", text="between\n"),
+        stream("stream", name="stderr", text="\r100%|##| 4/4\n"),
+    ]
+    execute.clean(nb)
+    assert [(o["name"], o["text"]) for o in nb.cells[0].outputs] == [
+        ("stderr", " 50%|# | 2/4"),
+        ("stdout", "between\n"),
+        ("stderr", "100%|##| 4/4\n"),
+    ]
+
+
 def test_clean_drops_timing_and_widget_metadata() -> None:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
     nb.cells[0].metadata["execution"] = {"iopub.execute_input": "…"}

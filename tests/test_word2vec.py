@@ -21,7 +21,7 @@ from lmbook.word2vec import (
     sgns_loss,
     skipgram_pairs,
     speeches,
-    train,
+    train_sgns,
 )
 
 # --- pairs ----------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_training_lowers_the_loss_and_separates_groups_that_never_meet():
     negatives = torch.multinomial(noise_distribution(counts), len(center) * 3, True).view(-1, 3)
     with torch.no_grad():
         before = float(model(center, context, negatives))  # (1 + K) log 2: u starts at zero
-    history = train(
+    history = train_sgns(
         model, ids, sentence_ids, counts, config, torch.Generator().manual_seed(0), progress=False
     )
     with torch.no_grad():
@@ -281,7 +281,7 @@ def test_errors_name_the_bad_input():
     with pytest.raises(ValueError, match="'prince'"):
         wv.analogy("king", "queen", "prince")
     with pytest.raises(ValueError, match="empty"):
-        train(
+        train_sgns(
             SkipGramNS(2, 2),
             np.zeros(0, int),
             np.zeros(0, int),
