@@ -61,6 +61,11 @@ def code_hash(notebook: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(sources).encode("utf-8")).hexdigest()
 
 
+def python_source(source: str) -> str:
+    """Cell source as plain Python: IPython lines ('%pip …', '!ls') become `pass`."""
+    return re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.MULTILINE)
+
+
 def marked_module(cell: dict[str, Any]) -> str | None:
     """The lmbook module a cell is marked with ('# lmbook: ngram' -> 'ngram'), or None."""
     lines = cell_source(cell).lstrip().splitlines()
@@ -97,6 +102,18 @@ def record_path(notebook_path: str | Path) -> Path:
 def read_record(notebook_path: str | Path) -> dict[str, Any] | None:
     path = record_path(notebook_path)
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def freshness_problems(notebook: dict[str, Any], record: dict[str, Any] | None) -> list[str]:
+    """Why a notebook's outputs are not from a full-mode run of its current code ([] if fresh)."""
+    if record is None:
+        return ["it has no execution record"]
+    problems = []
+    if record.get("mode") != "full":
+        problems.append(f"its outputs come from a {record.get('mode')!r} run, not a full-mode run")
+    if record.get("code_sha256") != code_hash(notebook):
+        problems.append("stale outputs: the code changed since it was executed")
+    return problems
 
 
 def leaderboard_rows(notebook: dict[str, Any]) -> list[dict[str, Any]]:

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from lmbook.book import SETUP_CELL, cell_source, code_cells, code_hash, read_notebook, read_record
+from lmbook.book import (
+    SETUP_CELL,
+    cell_source,
+    code_cells,
+    freshness_problems,
+    python_source,
+    read_notebook,
+    read_record,
+)
 
 ROOT = Path(__file__).parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -34,8 +42,7 @@ RECORD_KEYS = {
 
 def expects_output(source: str) -> bool:
     """True when a cell ends with an expression whose value Jupyter displays."""
-    code = re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.MULTILINE)
-    body = ast.parse(code).body
+    body = ast.parse(python_source(source)).body
     if not body or not isinstance(body[-1], ast.Expr) or source.rstrip().endswith(";"):
         return False
     call = body[-1].value
@@ -52,13 +59,10 @@ def problems(path: Path) -> list[str]:
         return [f"{path.name} has no execution record: run python -m lmbook.execute {path}"]
     if missing := RECORD_KEYS - record.keys():
         found.append(f"its record lacks {sorted(missing)}")
-    if record.get("mode") != "full":
-        found.append(f"its outputs come from a {record.get('mode')!r} run, not a full-mode run")
-    if record.get("code_sha256") != code_hash(notebook):
-        found.append(
-            f"stale outputs: the code changed since it was executed; "
-            f"run python -m lmbook.execute notebooks/{path.name}"
-        )
+    found += [
+        f"{problem}; run python -m lmbook.execute notebooks/{path.name}"
+        for problem in freshness_problems(notebook, record)
+    ]
     counts = [c.get("execution_count") for c in code_cells(notebook)]
     if counts != list(range(1, len(counts) + 1)):
         found.append(f"not executed top to bottom in one run: execution counts {counts}")

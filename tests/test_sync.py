@@ -11,7 +11,6 @@ import ast
 import importlib
 import inspect
 import pkgutil
-import re
 import textwrap
 from pathlib import Path
 
@@ -23,17 +22,13 @@ from lmbook.book import (
     code_cells,
     definitions,
     marked_module,
+    python_source,
     read_notebook,
     same_code,
 )
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 TOOLING = {"book", "execute"}  # modules for the book's tooling, not shown in chapters
-
-
-def strip_magics(source: str) -> str:
-    """IPython lines (%pip …, !ls) are not Python: make them `pass` before parsing."""
-    return re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.MULTILINE)
 
 
 def package_definitions(module_name: str) -> dict[str, ast.AST]:
@@ -59,7 +54,7 @@ def drift(notebook_path: Path) -> list[str]:
     exported = public_names()
     for index, cell in enumerate(code_cells(read_notebook(notebook_path))):
         where = f"{notebook_path.name}, code cell {index + 1}"
-        source = strip_magics(cell_source(cell))
+        source = python_source(cell_source(cell))
         module = marked_module(cell)
         if module is None:
             for name, node in definitions(source).items():

@@ -24,7 +24,7 @@ from sphinx import addnodes
 
 from lmbook.book import (
     cell_source,
-    code_hash,
+    freshness_problems,
     leaderboard_rows,
     read_notebook,
     read_record,
@@ -34,6 +34,11 @@ from lmbook.book import (
 NOT_MEASURED = "not measured"
 Notebook = dict[str, Any]  # a notebook's JSON, as read_notebook returns it
 Record = dict[str, Any]  # an execution record, as read_record returns it
+
+
+def chapter_notebooks(env) -> list[Path]:
+    """Every notebook of the book (notebooks/*.ipynb), in order."""
+    return sorted((Path(env.srcdir) / "notebooks").glob("*.ipynb"))
 
 
 def table(headers: list[str], rows: list[list[str | nodes.Node]]) -> nodes.table:
@@ -65,9 +70,8 @@ class Leaderboard(Directive):
     def run(self) -> list[nodes.Node]:
         env = self.state.document.settings.env
         split = self.options.get("split", "validation")
-        notebooks = sorted((Path(env.srcdir) / "notebooks").glob("*.ipynb"))
         rows = []
-        for path in notebooks:
+        for path in chapter_notebooks(env):
             env.note_dependency(str(path))
             rows += [r for r in leaderboard_rows(read_notebook(path)) if r["split"] == split]
         if not rows:
@@ -104,7 +108,7 @@ def freshness(path: Path, notebook: Notebook, record: Record | None) -> str:
     """'yes' when the committed outputs come from a full-mode run of the current code."""
     if record is None:
         return "no record"
-    if record.get("mode") == "full" and record.get("code_sha256") == code_hash(notebook):
+    if not freshness_problems(notebook, record):
         return "yes"
     return f"STALE: re-run python -m lmbook.execute notebooks/{path.name}"
 
@@ -164,7 +168,7 @@ class ChapterTable(Directive):
     def run(self) -> list[nodes.Node]:
         env = self.state.document.settings.env
         rows = []
-        for path in sorted((Path(env.srcdir) / "notebooks").glob("*.ipynb")):
+        for path in chapter_notebooks(env):
             # A record that does not exist yet is a dependency too: Sphinx rebuilds this
             # page until it does.
             env.note_dependency(str(path))
