@@ -66,3 +66,38 @@ def rank_frequency_plot(
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     return fig, ax
+
+
+def history_plot(
+    history: Sequence[Mapping[str, float]],
+    keys: Sequence[str] = ("loss",),
+    x: str = "step",
+    ylabel: str = "loss (nats/token)",
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+) -> tuple[plt.Figure, plt.Axes]:
+    """Curves from a training history (lmbook.training.train): one line per key against x.
+
+    Entries without a key are skipped for that key, so training and evaluation entries
+    (logged at different steps) can share one history.
+    """
+    if not keys:
+        raise ValueError("keys is empty: name at least one history key to plot, e.g. 'loss'")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
+    else:
+        fig = ax.figure
+    for key in keys:
+        points = [(h[x], h[key]) for h in history if key in h and x in h]
+        if not points:
+            known = sorted({k for h in history for k in h})
+            raise ValueError(f"no history entry has both {x!r} and {key!r}; keys: {known}")
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=key)
+    ax.set(xlabel=x, ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(keys) > 1:
+        ax.legend()
+    return fig, ax
