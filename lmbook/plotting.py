@@ -101,3 +101,51 @@ def history_plot(
     if len(keys) > 1:
         ax.legend()
     return fig, ax
+
+
+def alignment_plot(
+    source: Sequence[str],
+    target: Sequence[str],
+    weights: np.ndarray | None = None,
+    gold: Sequence[tuple[int, int]] = (),
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+) -> tuple[plt.Figure, plt.Axes]:
+    """A target × source grid: weights as a heat map, gold (source, target) links as boxes.
+
+    Rows are target tokens, columns source tokens, as in Bahdanau et al.'s figures.
+    Without weights, the gold alignment alone is drawn as filled cells.
+    """
+    n_src, n_tgt = len(source), len(target)
+    if n_src == 0 or n_tgt == 0:
+        raise ValueError(f"source and target need tokens, got {n_src} and {n_tgt}")
+    for s, t in gold:
+        if not (0 <= s < n_src and 0 <= t < n_tgt):
+            raise ValueError(f"gold link {(s, t)} is outside {n_src} source × {n_tgt} target")
+    if weights is None:
+        grid = np.zeros((n_tgt, n_src))
+        for s, t in gold:
+            grid[t, s] = 1.0
+    else:
+        grid = np.asarray(weights, dtype=float)
+        if grid.shape != (n_tgt, n_src):
+            raise ValueError(
+                f"weights must have shape (target, source) = {(n_tgt, n_src)}, got {grid.shape}"
+            )
+    if ax is None:
+        size = (max(3.0, 0.35 * n_src + 1.5), max(2.5, 0.3 * n_tgt + 1.0))
+        fig, ax = plt.subplots(figsize=size, layout="constrained")
+    else:
+        fig = ax.figure
+    ax.imshow(grid, cmap="Greys", vmin=0, vmax=max(1.0, float(grid.max())), aspect="auto")
+    if weights is not None:
+        for s, t in gold:  # the truth, boxed, on top of what the model attends to
+            ax.add_patch(
+                plt.Rectangle((s - 0.5, t - 0.5), 1, 1, fill=False, edgecolor="tab:red", lw=1.5)
+            )
+    ax.set_xticks(range(n_src), source, rotation=60, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(n_tgt), target)
+    ax.set(xlabel="source (English)", ylabel="target (French)")
+    if title:
+        ax.set_title(title)
+    return fig, ax

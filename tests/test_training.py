@@ -6,7 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-from lmbook.plotting import history_plot
 from lmbook.training import count_parameters, mean_loss, to_device, train
 
 
@@ -114,14 +113,6 @@ def test_count_parameters():
     tied = nn.Sequential(nn.Embedding(5, 4), nn.Linear(4, 5, bias=False))
     tied[1].weight = tied[0].weight
     assert count_parameters(tied) == 20
-
-
-def test_history_plot_draws_training_and_validation_curves():
-    history = [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5, "val_loss": 1.8}]
-    fig, ax = history_plot(history, keys=("loss", "val_loss"))
-    assert [len(line.get_xdata()) for line in ax.get_lines()] == [2, 1]
-    with pytest.raises(ValueError, match="'nope'"):
-        history_plot(history, keys=("nope",))
 
 
 @pytest.mark.parametrize(
