@@ -7,6 +7,7 @@ import warnings
 import pytest
 import torch
 
+from lmbook.decoding import greedy_decode
 from lmbook.seq2seq import (
     BOS,
     EOS,
@@ -340,3 +341,4 @@ def test_a_tiny_model_learns_to_reverse_20_sequences():
     logits, _ = model(src, tgt)
     real = tgt[:, 1:] != 1
     assert torch.equal(logits.argmax(-1)[real], tgt[:, 1:][real])
+    assert greedy_decode(model, src, max_len=10) == [t[1:-1] for _, t in examples]
