@@ -1,11 +1,13 @@
-"""Tests of lmbook.metrics: cross_entropy, perplexity and nats_to_bits."""
+"""Tests of lmbook.metrics: cross_entropy, perplexity, nats_to_bits, and BLEU against sacrebleu."""
 
 import math
+import random
 
 import numpy as np
 import pytest
+from sacrebleu.metrics import BLEU
 
-from lmbook.metrics import cross_entropy, nats_to_bits, perplexity
+from lmbook.metrics import bleu, bleu_by_length, cross_entropy, nats_to_bits, perplexity
 
 
 @pytest.mark.parametrize("V", [1, 2, 3, 65, 1000, 50_257])
@@ -72,3 +74,166 @@ def test_perplexity_rejects_nan():
 def test_nats_to_bits_rejects_non_numbers(bad):
     with pytest.raises(TypeError, match="nats must be a number"):
         nats_to_bits(bad)
+
+
+# --- BLEU ---------------------------------------------------------------------------
+
+
+def sacre(hypotheses, references, max_n=4):
+    """sacrebleu's corpus BLEU on already-tokenised sentences, no smoothing."""
+    metric = BLEU(tokenize="none", smooth_method="none", force=True, max_ngram_order=max_n)
+    return metric.corpus_score(
+        [" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]]
+    )
+
+
+def random_corpus(rng, n, vocab=6, shortest=0, longest=12):
+    """n (hypothesis, reference) pairs from a small vocabulary, so n-grams often match."""
+    words = [f"w{i}" for i in range(vocab)]
+    hyps, refs = [], []
+    for _ in range(n):
+        ref = rng.choices(words, k=rng.randint(max(shortest, 1), longest))
+        hyp = [w if rng.random() < 0.7 else rng.choice(words) for w in ref]  # edit the reference
+        cut = rng.randint(-4, 4)  # then make it shorter or longer
+        hyp = hyp[: len(hyp) + cut] if cut < 0 else hyp + rng.choices(words, k=cut)
+        hyps.append(hyp[: max(len(hyp), shortest)])
+        refs.append(ref)
+    return hyps, refs
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_bleu_agrees_with_sacrebleu_on_random_corpora(seed):
+    rng = random.Random(seed)
+    hyps, refs = random_corpus(rng, n=rng.randint(1, 40), vocab=rng.choice([3, 6, 12]))
+    max_n = 4 if seed % 5 else rng.randint(1, 6)
+    expected = sacre(hyps, refs, max_n).score
+    assert bleu(hyps, refs, max_n=max_n) == pytest.approx(expected, abs=1e-9)
+
+
+def test_the_random_corpora_cover_short_and_long_hypotheses_and_nonzero_scores():
+    rng = random.Random(0)
+    c_less_than_r = c_more_than_r = nonzero = 0
+    for _ in range(25):
+        hyps, refs = random_corpus(rng, n=rng.randint(1, 40), vocab=rng.choice([3, 6, 12]))
+        c, r = sum(map(len, hyps)), sum(map(len, refs))
+        c_less_than_r += c < r
+        c_more_than_r += c > r
+        nonzero += bleu(hyps, refs) > 0
+    assert c_less_than_r >= 5 and c_more_than_r >= 5 and nonzero >= 15
+
+
+def test_identical_corpus_scores_100():
+    rng = random.Random(1)
+    _, refs = random_corpus(rng, n=20, shortest=4)
+    assert bleu(refs, refs) == pytest.approx(100.0, abs=1e-12)
+    assert sacre(refs, refs).score == pytest.approx(100.0, abs=1e-12)
+
+
+def test_bleu_by_hand():
+    hyp = "the cat sat on the mat".split()
+    ref = "the cat sat on a mat".split()
+    # p1 = 5/6 ("the" clipped to 1), p2 = 3/5, p3 = 2/4, p4 = 1/3; c = r = 6 so BP = 1
+    expected = 100 * (5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** (1 / 4)
+    assert bleu([hyp], [ref]) == pytest.approx(expected, rel=1e-12)
+    # shorter hypothesis: BP = exp(1 - 6/4); p1 = 4/4, p2 = 3/3, p3 = 2/2, p4 = 1/1
+    assert bleu([hyp[:4]], [ref]) == pytest.approx(100 * math.exp(1 - 6 / 4), rel=1e-12)
+    # clipping: "the the the the" against "the cat": p1 = 1/4, no 2-gram matches -> 0
+    assert bleu([["the"] * 4], [["the", "cat"]], max_n=1) == pytest.approx(25.0)
+    assert bleu([["the"] * 4], [["the", "cat"]]) == 0.0
+
+
+def test_bleu_is_summed_over_the_corpus_not_averaged_over_sentences():
+    hyps = [list("abcd"), list("wxyz")]
+    refs = [list("abcd"), list("wxyq")]
+    # p1 = 7/8, p2 = 5/6, p3 = 3/4, p4 = 1/2 over the corpus
+    expected = 100 * (7 / 8 * 5 / 6 * 3 / 4 * 1 / 2) ** (1 / 4)
+    assert bleu(hyps, refs) == pytest.approx(expected, rel=1e-12)
+    assert bleu(hyps, refs) == pytest.approx(sacre(hyps, refs).score, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "hyps, refs",
+    [
+        ([list("abc")], [list("abc")]),  # no 4-grams at all: p4 = 0/0
+        ([list("abcd")], [list("abdc")]),  # 4-grams but none matches
+        ([[]], [list("abcd")]),  # an empty hypothesis: c = 0
+        ([[], list("abcd")], [list("abcd"), list("abcd")]),  # one empty among others
+        ([list("xyzw")], [list("abcd")]),  # nothing matches
+    ],
+)
+def test_bleu_edge_cases_match_sacrebleu(hyps, refs):
+    assert bleu(hyps, refs) == pytest.approx(sacre(hyps, refs).score, abs=1e-9)
+
+
+def test_a_zero_precision_gives_zero_like_sacrebleu():
+    hyps, refs = [list("abcd")], [list("abdc")]
+    assert sacre(hyps, refs).precisions[3] == 0.0
+    assert bleu(hyps, refs) == 0.0
+    assert bleu(hyps, refs, max_n=2) > 0  # "a b" matches
+    assert bleu(hyps, refs, max_n=2) == pytest.approx(sacre(hyps, refs, 2).score, abs=1e-9)
+
+
+def test_bleu_accepts_tuples_and_generators_of_tuples():
+    hyps = [tuple("abcde"), tuple("fghij")]
+    refs = [tuple("abcdx"), tuple("fghij")]
+    assert bleu(hyps, refs) == pytest.approx(bleu([list(h) for h in hyps], [list(r) for r in refs]))
+
+
+def test_bleu_rejects_different_numbers_of_sentences():
+    with pytest.raises(ValueError, match="3 hypotheses but 2 references"):
+        bleu([["a"]] * 3, [["a"]] * 2)
+
+
+def test_bleu_rejects_an_empty_corpus():
+    with pytest.raises(ValueError, match="corpus is empty"):
+        bleu([], [])
+
+
+@pytest.mark.parametrize(
+    "hyps, refs, match",
+    [
+        (["the cat"], [["the", "cat"]], "hypothesis 0 is a str"),
+        ([["the", "cat"]], ["the cat"], "reference 0 is a str"),
+        ("the cat", [["the", "cat"]], "hypotheses must be a list of token lists"),
+        ([["the", "cat"]], "the cat", "references must be a list of token lists"),
+    ],
+)
+def test_bleu_rejects_strings_instead_of_token_lists(hyps, refs, match):
+    with pytest.raises(TypeError, match=match):
+        bleu(hyps, refs)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True, None])
+def test_bleu_rejects_bad_max_n(bad):
+    with pytest.raises(ValueError, match="max_n must be an int >= 1"):
+        bleu([list("abcd")], [list("abcd")], max_n=bad)
+
+
+def test_bleu_by_length_is_corpus_bleu_within_each_bin():
+    rng = random.Random(3)
+    hyps, refs = random_corpus(rng, n=60, vocab=4, shortest=2)
+    lengths = [len(r) for r in refs]
+    rows = bleu_by_length(hyps, refs, lengths, bins=[0, 5, 9, math.inf])
+    assert [label for label, _, _ in rows] == ["0-4", "5-8", "9+"]
+    assert sum(n for _, _, n in rows) == 60
+    for (_, score, n), (lo, hi) in zip(rows, [(0, 5), (5, 9), (9, math.inf)], strict=True):
+        inside = [i for i, k in enumerate(lengths) if lo <= k < hi]
+        assert n == len(inside) > 0
+        expected = sacre([hyps[i] for i in inside], [refs[i] for i in inside]).score
+        assert score == pytest.approx(expected, abs=1e-9)
+
+
+def test_bleu_by_length_reports_empty_bins_as_nan():
+    rows = bleu_by_length([list("abcd")], [list("abcd")], [4], bins=[0, 3, 10])
+    assert rows[0][0] == "0-2" and math.isnan(rows[0][1]) and rows[0][2] == 0
+    assert rows[1] == ("3-9", 100.0, 1)
+
+
+def test_bleu_by_length_errors():
+    hyps, refs = [list("abcd")], [list("abcd")]
+    with pytest.raises(ValueError, match="2 lengths but 1 hypotheses"):
+        bleu_by_length(hyps, refs, [4, 5], [0, 10])
+    with pytest.raises(ValueError, match="increasing edges"):
+        bleu_by_length(hyps, refs, [4], [10, 0])
+    with pytest.raises(ValueError, match="length 12 is outside the bins"):
+        bleu_by_length(hyps, refs, [12], [0, 10])
