@@ -229,3 +229,42 @@ def test_unknown_split_lists_allowed(split):
         message = str(info.value)
         assert repr(split) in message
         assert "train, validation, test" in message
+
+
+# --- Tatoeba pairs ------------------------------------------------------------------
+
+
+def test_read_tatoeba_reads_both_formats_and_skips_blank_lines(tmp_path):
+    path = tmp_path / "fra.txt"
+    path.write_text(
+        "\ufeffGo.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org #2877272 (CM)\n"
+        "\n"
+        "I'm tired.\tJe suis fatigué.\r\n"
+        "   \n"
+        "Who?\tQui ?\n",
+        encoding="utf-8",
+    )
+    assert data.read_tatoeba(path) == [
+        ("Go.", "Va !"),
+        ("I'm tired.", "Je suis fatigué."),
+        ("Who?", "Qui ?"),
+    ]
+    assert data.read_tatoeba(str(path), max_pairs=2) == data.read_tatoeba(path)[:2]
+
+
+@pytest.mark.parametrize(
+    "bad_line", ["Hello there", "Hi.\t\tCC-BY", "a\tb\tc\td", "\tSalut."], ids=repr
+)
+def test_read_tatoeba_names_a_malformed_line(tmp_path, bad_line):
+    path = tmp_path / "fra.txt"
+    path.write_text(f"Go.\tVa !\n\n{bad_line}\nHi.\tSalut.\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"fra\.txt, line 3: expected 'English<TAB>French'"):
+        data.read_tatoeba(path)
+
+
+@pytest.mark.parametrize("max_pairs", [0, -1, 2.5, True])
+def test_read_tatoeba_checks_max_pairs(tmp_path, max_pairs):
+    path = tmp_path / "fra.txt"
+    path.write_text("Go.\tVa !\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="max_pairs must be None or an int >= 1"):
+        data.read_tatoeba(path, max_pairs=max_pairs)
