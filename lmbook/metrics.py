@@ -1,6 +1,6 @@
-"""Metrics: cross-entropy, perplexity, unit conversions between nats and bits, and BLEU.
+"""Metrics: cross-entropy, perplexity, nats and bits, BLEU, and word-alignment quality.
 
-Introduced in chapter 1 (BLEU in chapter 4)::
+Introduced in chapter 1 (BLEU in chapter 4, alignments in chapter 5)::
 
     >>> import math
     >>> V = 65
@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -143,3 +144,137 @@ def bleu_by_length(
         )
         rows.append((label, score, len(inside)))
     return rows
+
+
+# --- word alignments (chapter 5) -------------------------------------------------------
+
+Link = tuple[int, int]  # (source index, target index): (English, French) in lmbook.parallel
+
+
+def attention_alignment(weights: Any) -> set[Link]:
+    """The links (j, t) with j = argmax_j weights[t, j]: each target token's most attended source.
+
+    weights (T, S): row t is the attention while PRODUCING target token t, over the S
+    source tokens (a numpy array, a list of rows, or a CPU tensor). Ties go to the first
+    source token. Slice the rows and columns to the real tokens first (drop <eos> and
+    padding): the argmax is taken among the columns given.
+
+    >>> sorted(attention_alignment([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]))
+    [(0, 0), (2, 1)]
+    """
+    if hasattr(weights, "detach"):  # a torch tensor; metrics do not import torch
+        weights = weights.detach().cpu().numpy()
+    arr = np.asarray(weights, dtype=float)
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise ValueError(f"weights must be a non-empty 2-D (target, source) array, got {arr.shape}")
+    return {(int(j), t) for t, j in enumerate(arr.argmax(axis=1))}
+
+
+def _corpus_links(alignments: Sequence[Any], name: str) -> list[set[Link]]:
+    """Each sentence's links as a set; a 2-D weights array becomes its attention_alignment."""
+    if isinstance(alignments, (str, set, frozenset)) or hasattr(alignments, "ndim"):
+        raise TypeError(
+            f"{name} must be a sequence with one alignment per sentence, got "
+            f"{type(alignments).__name__}; for one sentence, pass [links]"
+        )
+    out = []
+    for i, sentence in enumerate(alignments):
+        if getattr(sentence, "ndim", None) == 2:
+            out.append(attention_alignment(sentence))
+            continue
+        if not isinstance(sentence, Collection) or isinstance(sentence, str):
+            raise TypeError(
+                f"sentence {i} of {name} must be a collection of (source, target) links, "
+                f"got {type(sentence).__name__}"
+            )
+        links = set()
+        for link in sentence:
+            if isinstance(link, (int, np.integer)):
+                raise TypeError(
+                    f"sentence {i} of {name} is {tuple(sentence)!r}, one link, not a collection "
+                    "of links: for one sentence, pass [links]"
+                )
+            if (
+                not isinstance(link, (tuple, list))
+                or len(link) != 2
+                or not all(isinstance(x, (int, np.integer)) and x >= 0 for x in link)
+                or any(isinstance(x, bool) for x in link)
+            ):
+                raise ValueError(
+                    f"sentence {i} of {name}: a link must be a (source, target) pair of ints "
+                    f">= 0, got {link!r}"
+                )
+            links.add((int(link[0]), int(link[1])))
+        out.append(links)
+    return out
+
+
+def _check_same_length(**corpora: list) -> None:
+    (a, x), (b, y) = corpora.items()
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} sentences in {a} but {len(y)} in {b}: give one alignment each")
+    if not x:
+        raise ValueError("the corpus is empty: give at least one sentence")
+
+
+def alignment_accuracy(predicted: Sequence[Any], gold: Sequence[Any]) -> float:
+    """The share of gold-aligned target tokens whose predicted source token is a gold one.
+
+    Pooled over a corpus: predicted and gold hold one alignment per sentence, a collection
+    of (source, target) links, or for predicted a weights matrix (T, S) that
+    attention_alignment turns into links. predicted may link each target token to at most
+    one source token (an argmax alignment); a token it leaves out counts as wrong, and its
+    links for target tokens that gold does not align (<eos>, say) are not counted.
+
+    >>> alignment_accuracy([{(0, 0), (2, 1), (1, 2)}], [{(0, 0), (1, 1), (2, 2)}])
+    0.3333333333333333
+    """
+    pred, ref = _corpus_links(predicted, "predicted"), _corpus_links(gold, "gold")
+    _check_same_length(predicted=pred, gold=ref)
+    correct = total = 0
+    for i, (a, s) in enumerate(zip(pred, ref, strict=True)):
+        targets = [t for _, t in a]
+        if len(targets) != len(set(targets)):
+            t = next(t for t in targets if targets.count(t) > 1)
+            raise ValueError(
+                f"sentence {i} of predicted links target token {t} to "
+                f"{sorted(j for j, u in a if u == t)}: accuracy needs at most one source per "
+                "target token; use alignment_error_rate for many-to-many alignments"
+            )
+        gold_targets = {t for _, t in s}
+        total += len(gold_targets)
+        correct += len(a & s)  # one predicted link per target: the targets it gets right
+    if total == 0:
+        raise ValueError("gold aligns no target token: accuracy is 0/0")
+    return correct / total
+
+
+def alignment_error_rate(
+    predicted: Sequence[Any], sure: Sequence[Any], possible: Sequence[Any] | None = None
+) -> float:
+    """Alignment error rate (Och & Ney, 2003), pooled over a corpus, from 0 (perfect) to 1.
+
+    AER = 1 - (|A∩S| + |A∩P|) / (|A| + |S|), with A the predicted, S the sure and P the
+    possible links (P includes S), each counted over every sentence. Without possible
+    links, P = S and AER = 1 - 2|A∩S| / (|A| + |S|), one minus the F1 of the links; so
+    it is for lmbook.parallel, whose gold links are all sure. Each argument holds one
+    alignment per sentence: a collection of (source, target) links, or for predicted a
+    weights matrix (T, S) that attention_alignment turns into links.
+
+    >>> alignment_error_rate([{(0, 0), (2, 1), (1, 2)}], [{(0, 0), (1, 1), (2, 2)}])
+    0.6666666666666667
+    """
+    pred, s_links = _corpus_links(predicted, "predicted"), _corpus_links(sure, "sure")
+    _check_same_length(predicted=pred, sure=s_links)
+    if possible is None:
+        p_links = s_links
+    else:
+        p_links = _corpus_links(possible, "possible")
+        _check_same_length(sure=s_links, possible=p_links)
+        p_links = [p | s for p, s in zip(p_links, s_links, strict=True)]  # P includes S
+    a_and_s = sum(len(a & s) for a, s in zip(pred, s_links, strict=True))
+    a_and_p = sum(len(a & p) for a, p in zip(pred, p_links, strict=True))
+    n_a, n_s = sum(map(len, pred)), sum(map(len, s_links))
+    if n_a + n_s == 0:
+        raise ValueError("predicted and sure hold no links at all: AER is 0/0")
+    return 1 - (a_and_s + a_and_p) / (n_a + n_s)

@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 from sacrebleu.metrics import BLEU
 
-from lmbook.metrics import bleu, bleu_by_length, cross_entropy, nats_to_bits, perplexity
+from lmbook.metrics import (
+    alignment_accuracy,
+    alignment_error_rate,
+    attention_alignment,
+    bleu,
+    bleu_by_length,
+    cross_entropy,
+    nats_to_bits,
+    perplexity,
+)
 
 
 @pytest.mark.parametrize("V", [1, 2, 3, 65, 1000, 50_257])
@@ -237,3 +246,109 @@ def test_bleu_by_length_errors():
         bleu_by_length(hyps, refs, [4], [10, 0])
     with pytest.raises(ValueError, match="length 12 is outside the bins"):
         bleu_by_length(hyps, refs, [12], [0, 10])
+
+
+# --- word alignments -------------------------------------------------------------------
+
+GOLD = {(0, 0), (1, 1), (2, 3), (3, 2)}  # (source, target): source words 2 and 3 swap
+
+
+def test_attention_alignment_takes_each_target_rows_argmax():
+    weights = [
+        [0.7, 0.1, 0.1, 0.1],  # target 0 looks at source 0
+        [0.2, 0.5, 0.2, 0.1],
+        [0.0, 0.1, 0.3, 0.6],  # target 2 looks at source 3
+        [0.4, 0.0, 0.4, 0.2],  # a tie goes to the first source
+    ]
+    assert attention_alignment(weights) == {(0, 0), (1, 1), (3, 2), (0, 3)}
+    assert attention_alignment(np.array(weights)[:, :2]) == {(0, 0), (1, 1), (1, 2), (0, 3)}
+    with pytest.raises(ValueError, match=r"non-empty 2-D \(target, source\) array, got \(3,\)"):
+        attention_alignment([0.2, 0.3, 0.5])
+
+
+def test_attention_alignment_takes_torch_tensors():
+    import torch
+
+    w = torch.tensor([[0.1, 0.9], [0.8, 0.2]], requires_grad=True)
+    assert attention_alignment(w) == {(1, 0), (0, 1)}
+
+
+def test_perfect_and_disjoint_alignments():
+    assert alignment_error_rate([GOLD], [GOLD]) == 0.0
+    assert alignment_accuracy([GOLD], [GOLD]) == 1.0
+    disjoint = {(1, 0), (0, 1), (2, 2), (3, 3)}
+    assert alignment_error_rate([disjoint], [GOLD]) == 1.0
+    assert alignment_accuracy([disjoint], [GOLD]) == 0.0
+
+
+def test_alignment_error_rate_worked_example():
+    predicted = {(0, 0), (1, 1), (2, 2), (3, 3), (3, 4)}  # 2 right of 5; gold has 4 links
+    # |A∩S| = 2, |A| = 5, |S| = 4: AER = 1 - 2·2 / (5 + 4) = 5/9
+    assert alignment_error_rate([predicted], [GOLD]) == pytest.approx(5 / 9, abs=1e-15)
+    # with possible links: (2, 2) is possible too, so A∩P = 3: AER = 1 - (2 + 3) / 9 = 4/9
+    assert alignment_error_rate([predicted], [GOLD], [{(2, 2)}]) == pytest.approx(4 / 9)
+    # AER = 1 - F1 when every gold link is sure
+    precision, recall = 2 / 5, 2 / 4
+    f1 = 2 * precision * recall / (precision + recall)
+    assert alignment_error_rate([predicted], [GOLD]) == pytest.approx(1 - f1, abs=1e-15)
+
+
+def test_alignments_are_pooled_over_the_corpus_not_averaged():
+    a, s = [{(0, 0)}, {(0, 0), (1, 1), (2, 2)}], [{(0, 0)}, {(0, 0), (1, 2), (2, 1)}]
+    # sentence AERs 0 and 2/3 would average to 1/3; pooled: 1 - 2·2 / (4 + 4) = 1/2
+    assert alignment_error_rate(a, s) == 0.5
+    assert alignment_accuracy(a, s) == 0.5  # 2 of the 4 gold-aligned target tokens
+
+
+def test_alignment_accuracy_counts_gold_targets_only():
+    # target 4 (say <eos>) is not in gold: ignored; target 3 is not predicted: wrong
+    predicted = {(0, 0), (1, 1), (3, 2), (0, 4)}
+    assert alignment_accuracy([predicted], [GOLD]) == 0.75
+    weights = np.eye(4)[[0, 1, 3, 2]]  # rows: targets, the argmax is GOLD's source
+    assert alignment_accuracy([weights], [GOLD]) == 1.0
+    assert alignment_error_rate([weights], [GOLD]) == 0.0
+
+
+def test_alignment_metrics_read_lmbook_parallel_pairs():
+    from lmbook.parallel import translation_pairs
+
+    pairs = translation_pairs("train", 20)
+    gold = [p.alignment for p in pairs]
+    assert alignment_error_rate(gold, gold) == 0.0 and alignment_accuracy(gold, gold) == 1.0
+    # attention exactly on the gold links gives them back
+    weights = []
+    for p in pairs:
+        w = np.zeros((len(p.fr), len(p.en)))
+        for en, fr in p.alignment:
+            w[fr, en] = 1.0
+        weights.append(w)
+    assert alignment_accuracy(weights, gold) == 1.0
+
+
+def test_alignment_metric_errors():
+    with pytest.raises(ValueError, match="1 sentences in predicted but 2 in gold"):
+        alignment_accuracy([GOLD], [GOLD, GOLD])
+    with pytest.raises(ValueError, match="the corpus is empty"):
+        alignment_error_rate([], [])
+    with pytest.raises(TypeError, match=r"one link, not a collection of links: .* pass \[links\]"):
+        alignment_error_rate([(0, 1), (1, 0)], [GOLD, GOLD])
+    with pytest.raises(TypeError, match=r"one alignment per sentence, got set; .* \[links\]"):
+        alignment_error_rate(GOLD, [GOLD])
+    with pytest.raises(
+        ValueError, match=r"a link must be a \(source, target\) pair .* got \(0, -1\)"
+    ):
+        alignment_error_rate([{(0, -1)}], [GOLD])
+    with pytest.raises(ValueError, match=r"links target token 0 to \[0, 1\]"):
+        alignment_accuracy([{(0, 0), (1, 0)}], [GOLD])
+    with pytest.raises(ValueError, match="AER is 0/0"):
+        alignment_error_rate([set()], [set()])
+    with pytest.raises(ValueError, match="accuracy is 0/0"):
+        alignment_accuracy([{(0, 0)}], [set()])
+
+
+def test_doctests():
+    import doctest
+
+    from lmbook import metrics
+
+    assert doctest.testmod(metrics).failed == 0
