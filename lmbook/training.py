@@ -1,4 +1,4 @@
-"""The book's one training loop, and the helpers around it.
+"""The book's one training loop, and the training recipe around it.
 
 Introduced in chapter 3 and used by every chapter that trains a network. The loop is a
 plain `for` loop over batches: move the batch to the device, `logits, loss =
@@ -14,15 +14,39 @@ Every model in the book keeps one contract: `forward(*inputs, targets) -> (logit
 loss)`, so the same loop trains the RNN language model, the encoder–decoder and the GPT.
 Chapters add features (clipping, schedules, evaluation) through arguments, never by
 copying the loop.
+
+Chapter 6 trains a GPT with the whole recipe, each part one switch:
+
+- `param_groups`: AdamW groups with weight decay on the weight matrices only, not on
+  biases, norm weights and embeddings;
+- `warmup_cosine_schedule`: a linear warm-up of the learning rate, then a cosine decay;
+- `RandomWindows`: endless, reproducible batches of random windows of a long text;
+- `train(..., accumulate=k)`: gradient accumulation, one optimiser step per k batches;
+- `train(..., amp_dtype=torch.bfloat16)`: mixed precision for the forward pass;
+- `train(..., checkpoint=path, checkpoint_every=n, resume=True)`: save the run every n
+  steps and continue an interrupted run exactly where it stopped::
+
+    >>> groups = param_groups(model, weight_decay=0.1)                  # doctest: +SKIP
+    >>> optimizer = torch.optim.AdamW(groups, lr=1e-3)                  # doctest: +SKIP
+    >>> schedule = warmup_cosine_schedule(optimizer, warmup_steps=100,
+    ...                                   total_steps=2_000)            # doctest: +SKIP
+    >>> history = train(model, RandomWindows(train_ids, batch_size=64, block_size=128),
+    ...                 optimizer, steps=2_000, device=device, clip=1.0, scheduler=schedule,
+    ...                 amp_dtype=torch.bfloat16, checkpoint="gpt.pt", checkpoint_every=500,
+    ...                 resume=True)                                    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import math
+import os
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -75,6 +99,262 @@ def _batches_forever(batches: Iterable) -> Iterable[tuple[int, Any]]:
             )
 
 
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups: weight decay on the weight matrices, none on the rest.
+
+    Decay pulls weights towards zero, which regularises the matrices that mix features
+    (Linear weights: every trainable parameter with 2 or more dimensions). It is left off
+    biases and norm gains (1-D: shrinking them only shifts or rescales activations) and
+    off embeddings (`nn.Embedding` weights, also when tied to an output layer: a rare
+    token's row gets few gradients, and decay would erase it). Each trainable parameter
+    is in exactly one group, once, even when tied (frozen ones are left out), and each
+    group lists its parameters' names under "param_names" (torch's own key), for reading::
+
+        >>> model = nn.Sequential(nn.Embedding(10, 4), nn.LayerNorm(4), nn.Linear(4, 3))
+        >>> [g["param_names"] for g in param_groups(model, weight_decay=0.1)]
+        [['2.weight'], ['0.weight', '1.weight', '1.bias', '2.bias']]
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)):
+        raise TypeError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+    if not 0 <= weight_decay < math.inf:
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+    embeddings = {
+        id(p)
+        for m in model.modules()
+        if isinstance(m, (nn.Embedding, nn.EmbeddingBag))
+        for p in m.parameters(recurse=False)
+    }  # a weight tied to an output layer is also an embedding's: no decay
+    decay: dict[str, nn.Parameter] = {}
+    no_decay: dict[str, nn.Parameter] = {}
+    for name, p in model.named_parameters():  # tied parameters come once, by their first name
+        if p.requires_grad:
+            group = decay if p.ndim >= 2 and id(p) not in embeddings else no_decay
+            group[name] = p
+    return [
+        {
+            "params": list(decay.values()),
+            "weight_decay": float(weight_decay),
+            "param_names": list(decay),
+        },
+        {"params": list(no_decay.values()), "weight_decay": 0.0, "param_names": list(no_decay)},
+    ]
+
+
+def warmup_cosine(
+    step: int, *, warmup_steps: int, total_steps: int, min_ratio: float = 0.1
+) -> float:
+    """The learning-rate multiplier for the optimiser step after `step` steps already taken.
+
+    The argument is what `torch.optim.lr_scheduler.LambdaLR` passes: 0 for the first
+    step, s - 1 for step s (counting from 1). Step s (1-based) gets
+
+    - s / warmup_steps while s <= warmup_steps: a linear warm-up, from 1/warmup_steps at
+      the first step to exactly 1 (the peak rate) at step `warmup_steps`;
+    - then a cosine from 1 down to exactly `min_ratio` at step `total_steps`;
+    - `min_ratio` after that.
+
+    With warmup_steps=0 the cosine starts at once (the first step is just under the peak).
+    The multipliers of steps 1 … 5 with 2 warm-up steps in 4::
+
+        >>> [round(warmup_cosine(i, warmup_steps=2, total_steps=4, min_ratio=0.1), 3)
+        ...  for i in range(5)]
+        [0.5, 1.0, 0.55, 0.1, 0.1]
+    """
+    _check_schedule(warmup_steps, total_steps, min_ratio)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be an int >= 0 (steps already taken), got {step!r}")
+    s = step + 1  # the step the multiplier is for, counting from 1
+    if s <= warmup_steps:
+        return s / warmup_steps
+    if s >= total_steps:
+        return min_ratio
+    progress = (s - warmup_steps) / (total_steps - warmup_steps)  # in (0, 1)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def warmup_cosine_schedule(
+    optimizer: torch.optim.Optimizer,
+    *,
+    warmup_steps: int,
+    total_steps: int,
+    min_ratio: float = 0.1,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A LambdaLR that scales every group's learning rate by `warmup_cosine`.
+
+    Pass it to `train(..., scheduler=...)`, which calls `step()` after every optimiser
+    step, so optimiser step s uses the rate `warmup_cosine(s - 1)` times the group's.
+    """
+    _check_schedule(warmup_steps, total_steps, min_ratio)
+    # A partial, not a lambda: the scheduler can be pickled and deep-copied whole.
+    multiplier = functools.partial(
+        warmup_cosine, warmup_steps=warmup_steps, total_steps=total_steps, min_ratio=min_ratio
+    )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+
+
+def _check_schedule(warmup_steps: object, total_steps: object, min_ratio: object) -> None:
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
+    if (
+        isinstance(total_steps, bool)
+        or not isinstance(total_steps, int)
+        or total_steps <= warmup_steps
+    ):
+        raise ValueError(
+            f"total_steps must be an int > warmup_steps ({warmup_steps}), got {total_steps!r}"
+        )
+    if isinstance(min_ratio, bool) or not isinstance(min_ratio, (int, float)):
+        raise ValueError(f"min_ratio must be a number in [0, 1], got {min_ratio!r}")
+    if not 0 <= min_ratio <= 1:
+        raise ValueError(f"min_ratio must be a number in [0, 1], got {min_ratio!r}")
+
+
+class RandomWindows:
+    """Endless batches of random windows of a long text: (inputs, targets), each (B, T).
+
+    Each batch takes `batch_size` windows of `block_size` + 1 ids at random places of
+    `ids`; the inputs are their first T ids, the targets the last T (the same ids shifted
+    by one). The stream never ends (`train` stays in epoch 0) and is reproducible: every
+    pass starts a new generator seeded with `seed`, so iterating again gives the same
+    batches, which is what lets an interrupted run resume exactly::
+
+        >>> batches = RandomWindows(torch.arange(100), batch_size=2, block_size=4)
+        >>> inputs, targets = next(iter(batches))
+        >>> inputs.shape, bool((targets == inputs + 1).all())
+        (torch.Size([2, 4]), True)
+    """
+
+    def __init__(
+        self, ids: Sequence[int] | torch.Tensor, batch_size: int, block_size: int, seed: int = 0
+    ) -> None:
+        _check_positive("batch_size", batch_size, allow_none=False)
+        _check_positive("block_size", block_size, allow_none=False)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        if isinstance(ids, str):
+            raise TypeError("ids must be token ids, got a str; encode it with a Vocab first")
+        ids = torch.as_tensor(ids)
+        if ids.numel() == 0:
+            ids = ids.long()  # [] becomes a float tensor; it is too short, said below
+        if ids.ndim != 1 or ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+            raise TypeError(f"ids must be a 1-D tensor of ints, got {ids.dtype} {tuple(ids.shape)}")
+        if len(ids) < block_size + 1:
+            raise ValueError(
+                f"a text of {len(ids)} ids is too short for windows of block_size={block_size}: "
+                f"it needs at least {block_size + 1} ids (inputs and the next-token target)"
+            )
+        self.ids = ids.long()  # what embeddings and cross-entropy take
+        self.batch_size, self.block_size, self.seed = batch_size, block_size, seed
+        self.n_windows = len(ids) - block_size  # possible start positions
+
+    def __repr__(self) -> str:
+        return (
+            f"RandomWindows(batch_size={self.batch_size}, block_size={self.block_size}, "
+            f"windows={self.n_windows}, seed={self.seed})"
+        )
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        generator = torch.Generator().manual_seed(self.seed)  # anew: every pass is the same
+        offsets = torch.arange(self.block_size)  # (T,)
+        while True:
+            starts = torch.randint(self.n_windows, (self.batch_size, 1), generator=generator)
+            index = (starts + offsets).to(self.ids.device)  # (B, T)
+            yield self.ids[index], self.ids[index + 1]  # inputs, targets: (B, T) each
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any | None = None,
+    *,
+    step: int,
+    history: list[dict[str, float]],
+) -> None:
+    """Save a training run at `step`: model, optimiser, scheduler, history, random state.
+
+    The file is written whole or not at all (to a temporary file, then renamed), so an
+    interruption while saving leaves the previous checkpoint intact.
+    """
+    path = _as_path(path, "path")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be an int >= 0 (optimiser steps taken), got {step!r}")
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "history": history,
+        "rng": _rng_state(),
+    }
+    if scheduler is not None:
+        state["scheduler"] = scheduler.state_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)  # atomic: readers see the old file or the new one
+
+
+def load_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any | None = None,
+) -> dict[str, Any]:
+    """Load a checkpoint into model (and optimizer, scheduler); return what was saved.
+
+    The returned dict holds "step", "history" and "rng" (torch's random state, which this
+    function does not restore; `train(..., resume=True)` does).
+    """
+    state = _read_checkpoint(_as_path(path, "path"))
+    _restore(state, model, optimizer, scheduler)
+    return state
+
+
+def _as_path(path: object, name: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a str or a Path, got {type(path).__name__}")
+    return Path(path)
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    # Tensors, numbers, strings, lists and dicts only, so the safe loader can read it.
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    keys = {"model", "optimizer", "step", "history", "rng"}
+    if not isinstance(state, dict) or not keys <= set(state):
+        raise ValueError(f"{path} is not a checkpoint written by save_checkpoint")
+    return state
+
+
+def _restore(state: dict[str, Any], model: nn.Module, optimizer: Any, scheduler: Any) -> None:
+    model.load_state_dict(state["model"])  # copies into the parameters, on the model's device
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])  # moves its state to the parameters'
+    if scheduler is not None:
+        if "scheduler" not in state:
+            raise ValueError("the checkpoint has no scheduler state, but a scheduler was given")
+        scheduler.load_state_dict(state["scheduler"])
+
+
+def _rng_state() -> dict[str, Any]:
+    """torch's global random state (dropout draws from it): CPU, and CUDA or MPS if present."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.backends.mps.is_available():
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])
+
+
 def train(
     model: nn.Module,
     batches: Iterable,
@@ -89,6 +369,11 @@ def train(
     log_every: int = 10,
     progress: bool = True,
     desc: str = "training",
+    accumulate: int = 1,
+    amp_dtype: torch.dtype | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
 ) -> list[dict[str, float]]:
     """Train model for `steps` optimiser steps; return the history (a list of dicts).
 
@@ -99,6 +384,17 @@ def train(
     gradients) and its results join the history. Every `log_every` steps a history entry
     records the step, epoch, mean training loss since the last entry, the gradient norm
     before clipping, the learning rate and the elapsed seconds.
+
+    The recipe's switches (chapter 6). `accumulate=k`: each step adds up the gradients of
+    k batches, each loss divided by k, so for a mean loss it equals one step on a batch k
+    times larger; the logged loss is the mean over them. `amp_dtype=torch.bfloat16`: the
+    forward passes run under `torch.autocast` (None: no autocast). `checkpoint`: a path
+    where the run is saved every `checkpoint_every` steps and at the end (a history entry
+    is logged at each save). With `resume=True` and that file present, training goes on
+    from the saved step: model, optimiser, scheduler and torch's random state are
+    restored, the batches the saved run used are skipped, and the history returned is the
+    whole run's. The result is the unbroken run's, exactly, when iterating `batches`
+    gives the same sequence every time (lists, `RandomWindows`, `StreamBatches`).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -109,8 +405,15 @@ def train(
         raise ValueError(f"clip must be a number > 0 or None, got {clip!r}")
     if eval_every is not None and evaluate is None:
         raise ValueError("eval_every is set but evaluate is None: give an evaluate function")
+    _check_recipe(accumulate, amp_dtype, checkpoint, checkpoint_every, resume)
     params = [p for g in optimizer.param_groups for p in g["params"]]
     max_norm = math.inf if clip is None else float(clip)  # inf: measure the norm, clip nothing
+    device_type = torch.device(device).type
+
+    def autocast() -> contextlib.AbstractContextManager:
+        if amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device_type, dtype=amp_dtype)
 
     def run_evaluation(step: int) -> dict[str, float]:
         model.eval()
@@ -122,26 +425,45 @@ def train(
         return {"step": step, **{k: float(v) for k, v in results.items()}}
 
     history: list[dict[str, float]] = []
-    model.train()
-    start = time.perf_counter()
-    running, seen = 0.0, 0
-    bar = tqdm(total=steps, desc=desc, disable=not progress, mininterval=2)
+    done = 0  # optimiser steps taken before this call (by the run a checkpoint saved)
     stream = _batches_forever(batches)
-    for step in range(1, steps + 1):
-        epoch, batch = next(stream)
-        batch = to_device(batch, device)
-        _, loss = model(*batch)
-        if loss is None or loss.ndim != 0:
-            raise ValueError("model(*batch) must return (logits, loss) with a scalar loss")
+    if resume and Path(checkpoint).exists():
+        saved = _read_checkpoint(Path(checkpoint))
+        if saved["step"] > steps:
+            raise ValueError(
+                f"the checkpoint {checkpoint} is at step {saved['step']}, past steps={steps}: "
+                f"ask for at least {saved['step']} steps, or start afresh with resume=False"
+            )
+        _restore(saved, model, optimizer, scheduler)
+        history, done = saved["history"], saved["step"]
+        for _ in range(done * accumulate):  # skip the batches the saved run used
+            next(stream)
+        _set_rng_state(saved["rng"])  # after skipping: dropout draws what the saved run would
+    model.train()
+    start = time.perf_counter() - (history[-1].get("seconds", 0.0) if history else 0.0)
+    running, seen = 0.0, 0
+    bar = tqdm(total=steps, initial=done, desc=desc, disable=not progress, mininterval=2)
+    for step in range(done + 1, steps + 1):
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        step_loss = 0.0
+        for _ in range(accumulate):  # the gradients of `accumulate` batches add up
+            epoch, batch = next(stream)
+            with autocast():  # mixed precision for the forward pass only
+                _, loss = model(*to_device(batch, device))
+            if loss is None or loss.ndim != 0:
+                raise ValueError("model(*batch) must return (logits, loss) with a scalar loss")
+            (loss / accumulate).backward()  # the mean over the batches, as for one big batch
+            step_loss += loss.item() / accumulate
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
         lr = optimizer.param_groups[0]["lr"]  # the rate this step used, before the schedule moves
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        running, seen = running + loss.item(), seen + 1
-        if step % log_every == 0 or step == steps:
+        running, seen = running + step_loss, seen + 1
+        save = checkpoint is not None and (
+            step == steps or (checkpoint_every is not None and step % checkpoint_every == 0)
+        )
+        if step % log_every == 0 or step == steps or save:
             history.append(
                 {
                     "step": step,
@@ -156,9 +478,36 @@ def train(
             running, seen = 0.0, 0
         if evaluate is not None and (step == steps or (eval_every and step % eval_every == 0)):
             history.append(run_evaluation(step) | {"seconds": time.perf_counter() - start})
+        if save:
+            save_checkpoint(checkpoint, model, optimizer, scheduler, step=step, history=history)
         bar.update(1)
     bar.close()
     return history
+
+
+def _check_recipe(
+    accumulate: object,
+    amp_dtype: object,
+    checkpoint: object,
+    checkpoint_every: object,
+    resume: object,
+) -> None:
+    _check_positive("accumulate", accumulate, allow_none=False)
+    if amp_dtype is not None and not isinstance(amp_dtype, torch.dtype):
+        raise TypeError(f"amp_dtype must be a torch.dtype or None, got {amp_dtype!r}")
+    if amp_dtype is not None and amp_dtype != torch.bfloat16:
+        # float16's narrow range needs loss scaling (torch.amp.GradScaler), which this loop
+        # leaves out; bfloat16 has float32's range and needs none.
+        raise ValueError(f"amp_dtype must be torch.bfloat16 or None, got {amp_dtype}")
+    if checkpoint is not None:
+        _as_path(checkpoint, "checkpoint")
+    _check_positive("checkpoint_every", checkpoint_every)
+    if checkpoint_every is not None and checkpoint is None:
+        raise ValueError("checkpoint_every is set but checkpoint is None: give a checkpoint path")
+    if not isinstance(resume, bool):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True but checkpoint is None: give the checkpoint path to resume")
 
 
 @torch.no_grad()
