@@ -17,6 +17,15 @@ Any model with this interface can be decoded (see `Decodable`):
 Because every tensor in a state has the batch in dim 0, beam search copies and reorders
 hypotheses with `select(state, idx)`, whatever the model keeps in its state. Search
 runs without gradients and in eval mode (the model's mode is restored afterwards).
+
+Chapter 6 adds sampling for language models: `sample_next` draws the next token from
+logits, after temperature, `top_k_filter` and `top_p_filter` (nucleus sampling)::
+
+    >>> logits = torch.tensor([2.0, 1.0, 0.5, -1.0])
+    >>> top_k_filter(logits, 2)
+    tensor([2., 1., -inf, -inf])
+    >>> sample_next(logits, top_k=1)   # top_k=1 is greedy: always the argmax
+    tensor(0)
 """
 
 from __future__ import annotations
@@ -276,3 +285,99 @@ def translate(
     else:
         ids = beam_search(model, src, beam_size, max_len, length_penalty)[0]
     return [t for t in tgt_vocab.decode(ids) if t not in (BOS, EOS, PAD)]
+
+
+# --- sampling from a language model (chapter 6) ----------------------------------------
+
+
+def _check_p(name: str, p: object) -> None:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
+        raise ValueError(f"{name} must be a number in (0, 1], got {p!r}")
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """logits (…, V) with all but the k largest of each row set to -inf.
+
+    Ties at the boundary are all kept: a logit equal to the k-th largest survives, so a
+    row may keep more than k tokens (as nanoGPT's filter does). k >= V keeps every token.
+
+    >>> top_k_filter(torch.tensor([1.0, 3.0, 2.0, 3.0]), 2)
+    tensor([-inf, 3., -inf, 3.])
+    """
+    _check_int("k", k)
+    if k >= logits.size(-1):
+        return logits
+    kth = logits.topk(k, dim=-1).values[..., -1:]  # (…, 1): the k-th largest of each row
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """logits (…, V) with only the nucleus kept: the fewest most probable tokens whose
+    probabilities sum to at least p (Holtzman et al., 2020); the rest are set to -inf.
+
+    The most probable token is always kept, and p = 1 keeps every token. A sum that
+    misses p only by rounding (0.5 + 0.3 against p = 0.8) counts as reaching it. Of
+    tokens tied in probability, the sort decides which enter the nucleus first.
+
+    >>> probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    >>> top_p_filter(probs.log(), 0.8).exp()
+    tensor([0.5000, 0.3000, 0.0000, 0.0000])
+    """
+    _check_p("p", p)
+    if p == 1:
+        return logits
+    work = logits if logits.dtype == torch.float64 else logits.float()
+    slack = 16 * torch.finfo(work.dtype).eps  # rounding in the softmax and the running sum
+    probs, order = work.softmax(dim=-1).sort(dim=-1, descending=True)  # (…, V), largest first
+    before = probs.cumsum(dim=-1) - probs  # (…, V): the mass of the more probable tokens
+    outside = before >= p - slack  # the tokens before it already reach p
+    outside[..., 0] = False  # the most probable token is always kept
+    return logits.masked_fill(outside.scatter(-1, order, outside), float("-inf"))
+
+
+def sample_next(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Draw one token id per row of logits (…, V) -> LongTensor (…,).
+
+    The logits are divided by the temperature (< 1 sharpens, > 1 flattens), then
+    filtered by top_k and top_p, in that order, before the softmax. For greedy decoding
+    use top_k=1 (temperature 0 would divide by zero). Draws from torch's global generator
+    unless a `generator` on the logits' device is given.
+    """
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not 0 < temperature < float("inf")
+    ):
+        hint = "; for greedy decoding use top_k=1" if temperature == 0 else ""
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}{hint}")
+    if not isinstance(logits, torch.Tensor) or logits.ndim < 1 or logits.size(-1) < 1:
+        raise ValueError(
+            "logits must be a float tensor (…, V) with V >= 1, got "
+            + (
+                f"shape {tuple(logits.shape)}"
+                if isinstance(logits, torch.Tensor)
+                else type(logits).__name__
+            )
+        )
+    if not logits.dtype.is_floating_point:
+        raise TypeError(f"logits must be a float tensor, got {logits.dtype}")
+    if top_k is not None:
+        _check_int("top_k", top_k)
+    if top_p is not None:
+        _check_p("top_p", top_p)
+    # shifted so that the largest logit is 0: a tiny temperature then sends the others
+    # to -inf, never to inf - inf = NaN
+    logits = (logits - logits.amax(dim=-1, keepdim=True)) / temperature
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None:
+        logits = top_p_filter(logits, top_p)
+    probs = logits.softmax(dim=-1).reshape(-1, logits.size(-1))  # (rows, V)
+    ids = torch.multinomial(probs, 1, generator=generator)  # (rows, 1)
+    return ids.reshape(logits.shape[:-1])  # (…,)

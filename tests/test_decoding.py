@@ -1,5 +1,7 @@
-"""Tests of lmbook.decoding: greedy and beam search, sequence scores, and translate."""
+"""Tests of lmbook.decoding: greedy and beam search, sequence scores, translate, and
+sampling from a language model (temperature, top-k, top-p)."""
 
+import doctest
 import itertools
 import math
 from types import SimpleNamespace
@@ -7,12 +9,16 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from lmbook import decoding
 from lmbook.decoding import (
     Hypothesis,
     beam_search,
     greedy_decode,
+    sample_next,
     select,
     sequence_log_probs,
+    top_k_filter,
+    top_p_filter,
     translate,
 )
 from lmbook.seq2seq import BOS, EOS, PAD, UNK, Seq2Seq, Seq2SeqConfig, build_vocab, pad
@@ -377,3 +383,110 @@ def test_translate_rejects_vocabularies_that_do_not_fit_the_model():
         ValueError, match="model.config.src_pad_id is 1 but the vocabularies give 2"
     ):
         translate(model, "the cat", swapped, tgt_vocab)
+
+
+# --- sampling from a language model ------------------------------------------------------
+
+
+def test_sampling_doctests():
+    assert doctest.testmod(decoding).failed == 0
+
+
+def test_top_k_filter_keeps_the_k_largest_of_each_row_and_ties_at_the_boundary():
+    logits = torch.randn(5, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for k in (1, 3, 9):
+        kept = top_k_filter(logits, k).isfinite()  # (5, 9)
+        expected = torch.zeros_like(kept).scatter(1, logits.topk(k, -1).indices, True)
+        assert torch.equal(kept, expected)
+    assert torch.equal(top_k_filter(logits, 20), logits)  # k > V keeps every token
+    ties = torch.tensor([1.0, 2.0, 2.0, 0.0])
+    assert top_k_filter(ties, 2).isfinite().tolist() == [False, True, True, False]
+    assert top_k_filter(ties, 1).isfinite().tolist() == [False, True, True, False]
+
+
+def test_top_k_sampling_never_leaves_the_k_largest():
+    logits = torch.tensor([0.3, 2.0, -1.0, 1.5, 0.0, 1.0], dtype=torch.float64)
+    draws = sample_next(
+        logits.expand(4000, 6), top_k=3, generator=torch.Generator().manual_seed(0)
+    )  # (4000,)
+    assert set(draws.tolist()) == {1, 3, 5}  # all three are drawn, nothing else
+    freq = torch.bincount(draws, minlength=6).double() / 4000
+    expected = torch.zeros(6, dtype=torch.float64)
+    expected[[1, 3, 5]] = logits[[1, 3, 5]].softmax(-1)  # renormalised over the k kept
+    torch.testing.assert_close(freq, expected, rtol=0, atol=0.03)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_top_p_filter_keeps_the_smallest_set_that_reaches_p(dtype):
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.05], dtype=dtype)
+    logits = probs.log()
+
+    def kept(p, x=logits):
+        return top_p_filter(x, p).isfinite().tolist()
+
+    assert kept(0.8) == [True, True, False, False]  # 0.5 + 0.3 reaches 0.8 exactly
+    assert kept(0.81) == [True, True, True, False]
+    assert kept(0.5) == [True, False, False, False]
+    assert kept(1e-9) == [True, False, False, False]  # the top token always stays
+    assert kept(1.0) == [True] * 4
+    order = torch.tensor([2, 0, 3, 1])  # the same distribution, shuffled
+    assert kept(0.8, logits[order]) == [False, True, False, True]
+    rows = torch.stack([logits, logits.flip(0)])  # (2, 4): each row on its own
+    assert top_p_filter(rows, 0.8).isfinite().tolist() == [
+        [True, True, False, False],
+        [False, False, True, True],
+    ]
+
+
+def test_top_p_sampling_never_leaves_the_nucleus():
+    logits = torch.tensor([0.05, 0.5, 0.15, 0.3], dtype=torch.float64).log()
+    generator = torch.Generator().manual_seed(0)
+    draws = sample_next(logits.expand(4000, 4), top_p=0.8, generator=generator)
+    assert set(draws.tolist()) == {1, 3}
+    assert (draws == 1).double().mean().item() == pytest.approx(0.5 / 0.8, abs=0.03)
+    both = sample_next(logits.expand(4000, 4), top_k=3, top_p=0.6, generator=generator)
+    assert set(both.tolist()) == {1, 3}  # top-k first (3 kept), then the nucleus of those
+
+
+def test_a_tiny_temperature_is_the_argmax_and_a_large_one_is_uniform():
+    logits = torch.randn(200, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    for temperature in (1e-6, 1e-300):  # no overflow: the logits are shifted first
+        assert torch.equal(sample_next(logits, temperature=temperature), logits.argmax(-1))
+    assert torch.equal(sample_next(logits, top_k=1), logits.argmax(-1))  # greedy
+    row = torch.tensor([3.0, 0.0, -3.0])
+    hot = sample_next(row.expand(3000, 3), temperature=1e6, generator=torch.Generator())
+    freq = torch.bincount(hot, minlength=3) / 3000
+    torch.testing.assert_close(freq, torch.full((3,), 1 / 3), rtol=0, atol=0.04)
+
+
+def test_sample_next_shapes_and_seeding():
+    logits = torch.randn(2, 3, 5)
+    assert sample_next(logits).shape == (2, 3)
+    one = sample_next(logits[0, 0])
+    assert one.shape == () and one.dtype == torch.long
+    a = sample_next(logits, generator=torch.Generator().manual_seed(5))
+    b = sample_next(logits, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_sampling_errors():
+    logits = torch.randn(4)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="top_k must be an int >= 1"):
+            sample_next(logits, top_k=bad)
+        with pytest.raises(ValueError, match="k must be an int >= 1"):
+            top_k_filter(logits, bad)
+    for bad in (0, -0.1, 1.5, True, float("nan")):
+        with pytest.raises(ValueError, match=r"top_p must be a number in \(0, 1\]"):
+            sample_next(logits, top_p=bad)
+        with pytest.raises(ValueError, match=r"p must be a number in \(0, 1\]"):
+            top_p_filter(logits, bad)
+    with pytest.raises(ValueError, match="got 0; for greedy decoding use top_k=1"):
+        sample_next(logits, temperature=0)
+    for bad in (-1.0, float("inf"), float("nan"), True):
+        with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+            sample_next(logits, temperature=bad)
+    with pytest.raises(TypeError, match="logits must be a float tensor, got torch.int64"):
+        sample_next(torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="logits must be a float tensor"):
+        sample_next(torch.tensor(1.0))
