@@ -1,0 +1,304 @@
+"""Tests of lmbook.translator: the encoder–decoder Transformer, its config, masks and
+decoding with chapter 4's greedy and beam search."""
+
+import math
+import random
+
+import pytest
+import torch
+
+from lmbook.decoding import beam_search, greedy_decode, select, translate
+from lmbook.parallel import translation_pairs
+from lmbook.seq2seq import BOS, EOS, PAD, LengthBatches, build_vocab, encode_pairs, pad
+from lmbook.training import count_parameters, train
+from lmbook.translator import TransformerConfig, TransformerSeq2Seq
+
+ATOL = 1e-10  # float64: the same sums over more (masked) keys agree far below this
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, and a busy 2-core machine cannot slow them down."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def config(**overrides) -> TransformerConfig:
+    """A tiny config whose special ids follow build_vocab (unk 0, pad 1, bos 2, eos 3)."""
+    sizes = dict(src_vocab_size=12, tgt_vocab_size=11, src_pad_id=1, tgt_pad_id=1, bos_id=2)
+    sizes.update(eos_id=3, d_model=16, n_heads=2, n_layers=2, dropout=0.0)
+    return TransformerConfig(**(sizes | overrides))
+
+
+class Ending(TransformerSeq2Seq):
+    """A TransformerSeq2Seq whose <eos> grows likelier at every step of decode_step, so that
+    random models translate to varied lengths."""
+
+    def decode_step(self, prev: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
+        logits, state = super().decode_step(prev, state)
+        t = state["prefix"].size(1)
+        return logits + 0.5 * t * (torch.arange(logits.size(1)) == 3), state
+
+
+def model64(seed: int = 0, ending: bool = False, **overrides) -> TransformerSeq2Seq:
+    """A random float64 model in eval mode, untied, with its cross-attention and output
+    weights tripled: at initialisation the source barely moves a decoder's choices, and
+    a random model would answer the same token to every source. ending=True: an Ending."""
+    torch.manual_seed(seed)
+    model = (Ending if ending else TransformerSeq2Seq)(config(tie_weights=False, **overrides))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim == 2 and ("cross_attn" in name or name == "out.weight"):
+                p.mul_(3.0)
+    return model.double().eval()
+
+
+def random_examples(n: int, seed: int, longest: int = 7) -> list:
+    """n (source, target) id pairs shaped like encode_pairs' output, of random lengths."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        src = [rng.randrange(4, 12) for _ in range(rng.randint(1, longest))] + [3]
+        tgt = [2] + [rng.randrange(4, 11) for _ in range(rng.randint(1, longest))] + [3]
+        out.append((src, tgt))
+    return out
+
+
+def batch(examples) -> tuple[torch.Tensor, torch.Tensor]:
+    return pad([s for s, _ in examples], 1), pad([t for _, t in examples], 1)
+
+
+# --- the config ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field, bad, match",
+    [
+        ("n_heads", 3, "d_model=16 is not divisible by n_heads=3"),
+        ("d_model", 15, "d_model=15 is not divisible by n_heads=2"),
+        ("n_layers", 0, "n_layers must be an int >= 1, got 0"),
+        ("max_len", 2.0, "max_len must be an int >= 1, got 2.0"),
+        ("dropout", 1.0, r"dropout must be a number in \[0, 1\), got 1.0"),
+        ("bos_id", 11, r"bos_id must be an int in \[0, tgt_vocab_size=11\), got 11"),
+        ("src_pad_id", -1, r"src_pad_id must be an int in \[0, src_vocab_size=12\)"),
+        ("eos_id", 1, "tgt_pad_id, bos_id and eos_id must differ, got 1, 2 and 1"),
+    ],
+)
+def test_config_rejects_bad_values(field, bad, match):
+    with pytest.raises(ValueError, match=match):
+        config(**{field: bad})
+
+
+def test_config_rejects_odd_widths_and_non_bool_tying():
+    with pytest.raises(ValueError, match="d_model must be even .* got 7"):
+        config(d_model=7, n_heads=1)
+    with pytest.raises(TypeError, match="tie_weights must be True or False, got 1"):
+        config(tie_weights=1)
+    with pytest.raises(TypeError, match="config must be a TransformerConfig, got dict"):
+        TransformerSeq2Seq({"d_model": 16})
+
+
+def test_config_from_vocabs_fits_translate():
+    pairs = [(["the", "cat", "sleeps", "."], ["le", "chat", "dort", "."])]
+    src_vocab = build_vocab(s for s, _ in pairs)
+    tgt_vocab = build_vocab(t for _, t in pairs)
+    c = TransformerConfig.from_vocabs(src_vocab, tgt_vocab, d_model=8, n_heads=2, n_layers=1)
+    assert (c.src_vocab_size, c.tgt_vocab_size, c.d_model) == (8, 8, 8)
+    assert c.src_pad_id == src_vocab.stoi[PAD] and c.tgt_pad_id == tgt_vocab.stoi[PAD]
+    assert (c.bos_id, c.eos_id) == (tgt_vocab.stoi[BOS], tgt_vocab.stoi[EOS])
+    torch.manual_seed(0)
+    words = translate(TransformerSeq2Seq(c), "The cat sleeps.", src_vocab, tgt_vocab, max_len=5)
+    assert len(words) <= 5 and set(words) <= set(tgt_vocab.itos)
+    with pytest.raises(TypeError, match="src_vocab must be an lmbook.text.Vocab"):
+        TransformerConfig.from_vocabs(["the"], tgt_vocab)
+
+
+def test_tied_weights_share_one_matrix():
+    torch.manual_seed(0)
+    tied, untied = TransformerSeq2Seq(config()), TransformerSeq2Seq(config(tie_weights=False))
+    assert tied.out.weight is tied.tgt_embed.weight
+    assert count_parameters(untied) - count_parameters(tied) == 11 * 16  # V × d_model
+    assert "pe" not in tied.state_dict()  # the positions are computed, not learned
+
+
+# --- shapes, state and masks ---------------------------------------------------------------
+
+
+def test_forward_and_state_shapes():
+    model = model64()
+    src, tgt = batch(random_examples(4, seed=0))
+    B, S, T = 4, src.size(1), tgt.size(1)
+    logits, loss = model(src, tgt)
+    assert logits.shape == (B, T - 1, 11) and loss.ndim == 0 and loss.isfinite()
+    state = model.encode(src)
+    assert set(state) == {"memory", "src_mask", "prefix"}
+    assert state["memory"].shape == (B, S, 16) and torch.equal(state["src_mask"], src != 1)
+    assert state["prefix"].shape == (B, 0) and state["prefix"].dtype == torch.long
+    step, after = model.decode_step(tgt[:, 0], state)
+    assert step.shape == (B, 11) and torch.equal(after["prefix"], tgt[:, :1])
+    chosen = select(after, torch.tensor([3, 0, 0]))  # beam search's reordering works on it
+    assert all(v.size(0) == 3 for v in chosen.values())
+    assert torch.equal(chosen["prefix"], tgt[[3, 0, 0], :1])
+
+
+def test_padding_never_changes_a_sentence_logits_or_translations():
+    model = model64(seed=4, ending=True)
+    examples = random_examples(6, seed=4)
+    src, tgt = batch(examples)
+    logits, _ = model(src, tgt)
+    weights = model.cross_attention_weights(src, tgt)  # (B, n_layers, n_heads, T-1, S)
+    greedy = greedy_decode(model, src, max_len=10)
+    beams = beam_search(model, src, beam_size=3, max_len=10)
+    assert len({len(g) for g in greedy}) > 1  # the translations differ in length
+    assert len({tuple(g) for g in greedy}) == len(greedy)  # and in words
+    assert beams != greedy  # beam search finds other translations
+    for i, (s, t) in enumerate(examples):
+        alone_src, alone_tgt = torch.tensor([s]), torch.tensor([t])
+        alone, _ = model(alone_src, alone_tgt)
+        torch.testing.assert_close(logits[i, : len(t) - 1], alone[0], rtol=0, atol=ATOL)
+        alone_w = model.cross_attention_weights(alone_src, alone_tgt)[0]
+        torch.testing.assert_close(
+            weights[i, ..., : len(t) - 1, : len(s)], alone_w, rtol=0, atol=ATOL
+        )
+        assert bool((weights[i, ..., len(s) :] == 0).all())  # no attention on padding
+        assert greedy_decode(model, alone_src, max_len=10)[0] == greedy[i]
+        assert beam_search(model, alone_src, beam_size=3, max_len=10)[0] == beams[i]
+
+
+def test_the_decoder_never_looks_ahead():
+    model = model64(seed=2)
+    src, tgt = batch(random_examples(3, seed=2, longest=5))
+    tgt = torch.cat([tgt, torch.full((3, 2), 3)], 1)  # every row at least 4 long
+    logits, _ = model(src, tgt)
+    for k in range(1, tgt.size(1) - 1):  # change the token the decoder reads at position k
+        changed = tgt.clone()
+        changed[:, k] = 4 + (changed[:, k] - 3) % 7  # another ordinary token
+        new, _ = model(src, changed)
+        torch.testing.assert_close(new[:, :k], logits[:, :k], rtol=0, atol=ATOL)
+        assert (new[:, k] - logits[:, k]).abs().amax(-1).min() > 1e-3  # every row's changes
+
+
+def test_the_encoder_sees_the_whole_source_and_its_order():
+    model = model64(seed=3)
+    tgt = torch.tensor([[2, 5, 6, 3]])
+    logits, _ = model(torch.tensor([[4, 5, 6, 7, 3]]), tgt)
+    swapped, _ = model(torch.tensor([[5, 4, 6, 7, 3]]), tgt)  # same words, another order
+    assert (swapped - logits).abs().amax() > 1e-3  # the positions tell the two apart
+    last, _ = model(torch.tensor([[4, 5, 6, 8, 3]]), tgt)  # no causal mask on the source
+    assert (last[0, 0] - logits[0, 0]).abs().amax() > 1e-3
+
+
+def test_decode_step_equals_teacher_forcing():
+    model = model64(seed=4)
+    src, tgt = batch(random_examples(4, seed=4))
+    logits, _ = model(src, tgt)  # (B, T-1, V)
+    state = model.encode(src)
+    for t in range(tgt.size(1) - 1):
+        step, state = model.decode_step(tgt[:, t], state)  # (B, V)
+        torch.testing.assert_close(step, logits[:, t], rtol=0, atol=ATOL)
+
+
+def test_beam_of_one_is_greedy_and_greedy_follows_the_argmax():
+    model = model64(seed=5, ending=True)
+    src, _ = batch(random_examples(8, seed=5))
+    greedy = greedy_decode(model, src, max_len=10)
+    assert beam_search(model, src, beam_size=1, max_len=10) == greedy
+    for i, ids in enumerate(greedy):  # teacher-forcing the greedy output: its argmaxes are it
+        tgt = torch.tensor([[2] + ids + [3]])
+        state = model.encode(src[i : i + 1])
+        for t, expected in enumerate(ids + ([3] if len(ids) < 10 else [])):
+            step, state = model.decode_step(tgt[:, t], state)
+            assert int(step.argmax()) == expected
+
+
+def test_loss_is_the_mean_over_real_targets_and_ignores_extra_padding():
+    model = model64(seed=6)
+    src, tgt = batch(random_examples(6, seed=6))
+    logits, loss = model(src, tgt)
+    real = tgt[:, 1:] != 1
+    log_p = logits.log_softmax(-1).gather(-1, tgt[:, 1:, None])[..., 0]  # (B, T-1)
+    torch.testing.assert_close(loss, -log_p[real].mean(), rtol=0, atol=ATOL)
+    more_src = torch.cat([src, torch.ones(6, 4, dtype=torch.long)], 1)
+    more_tgt = torch.cat([tgt, torch.ones(6, 3, dtype=torch.long)], 1)
+    _, padded_loss = model(more_src, more_tgt)
+    torch.testing.assert_close(padded_loss, loss, rtol=0, atol=ATOL)
+
+
+def test_cross_attention_rows_sum_to_one_and_the_mode_is_restored():
+    model = model64(seed=7, dropout=0.3).train()
+    src, tgt = batch(random_examples(3, seed=7))
+    w = model.cross_attention_weights(src, tgt)
+    assert w.shape == (3, 2, 2, tgt.size(1) - 1, src.size(1))  # (B, layers, heads, T-1, S)
+    assert model.training and not w.requires_grad
+    torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:-1], dtype=torch.float64))
+    torch.testing.assert_close(model.cross_attention_weights(src, tgt), w, rtol=0, atol=0)
+    a, _ = model(src, tgt)  # training mode: dropout makes two passes differ
+    b, _ = model(src, tgt)
+    assert not torch.allclose(a, b)
+
+
+def test_errors_name_the_bad_input():
+    model = model64(max_len=8)
+    src, tgt = batch(random_examples(2, seed=8, longest=4))
+    with pytest.raises(ValueError, match=r"must start with <bos> \(id 2\), got first ids \[5, 2\]"):
+        model(src, torch.cat([torch.tensor([[5], [2]]), tgt[:, 1:]], 1))
+    with pytest.raises(ValueError, match=r"at least <bos> and <eos>, got shape \(2, 1\)"):
+        model(src, tgt[:, :1])
+    with pytest.raises(ValueError, match="same number of sentences, got 2 and 1"):
+        model(src, tgt[:1])
+    with pytest.raises(ValueError, match="source row 1 is all <pad> "):
+        model(torch.tensor([[4, 3], [1, 1]]), tgt)
+    with pytest.raises(ValueError, match="padded on the right only"):
+        model(torch.tensor([[4, 3], [1, 3]]), tgt)
+    with pytest.raises(ValueError, match="the source has 9 positions but config.max_len=8"):
+        model(torch.full((2, 9), 4), tgt)
+    with pytest.raises(TypeError, match=r"src must be a \(B, S\) LongTensor"):
+        model.encode(src.double())
+
+
+# --- training ----------------------------------------------------------------------------
+
+
+def test_a_tiny_model_learns_to_reverse_sequences():
+    rng = random.Random(0)
+    examples = []
+    for _ in range(12):
+        words = [rng.randrange(4, 12) for _ in range(rng.randint(2, 5))]
+        examples.append((words + [3], [2] + words[::-1] + [3]))
+    src, tgt = batch(examples)
+    torch.manual_seed(0)
+    model = TransformerSeq2Seq(config(src_vocab_size=12, tgt_vocab_size=12))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(60):  # 1.3 s of CPU; below 0.1 after 37 to 54 steps with torch seeds 0 to 5
+        _, loss = model(src, tgt)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.1
+    assert greedy_decode(model, src, max_len=8) == [t[1:-1] for _, t in examples]
+
+
+def test_trains_on_the_translation_corpus_with_chapter_4s_batches():
+    pairs = [(p.en, p.fr) for p in translation_pairs("train", 48)]
+    src_vocab = build_vocab(s for s, _ in pairs)
+    tgt_vocab = build_vocab(t for _, t in pairs)
+    examples = encode_pairs(pairs, src_vocab, tgt_vocab)
+    pads = dict(src_pad=src_vocab.stoi[PAD], tgt_pad=tgt_vocab.stoi[PAD])
+    torch.manual_seed(0)
+    c = TransformerConfig.from_vocabs(src_vocab, tgt_vocab, d_model=16, n_heads=2, dropout=0.0)
+    model = TransformerSeq2Seq(c).double()
+    # a mixed-length batch: each sentence's logits are those it gets alone
+    src, tgt = next(iter(LengthBatches(examples[:6], 6, shuffle=False, by_length=False, **pads)))
+    model.eval()
+    logits, loss = model(src, tgt)
+    # embeddings at std 1/√d_model, tied: the first loss is about that of a uniform guess
+    assert abs(loss.item() - math.log(len(tgt_vocab))) < 1.0
+    for i, (s, t) in enumerate(examples[:6]):
+        alone, _ = model(torch.tensor([s]), torch.tensor([t]))
+        torch.testing.assert_close(logits[i, : len(t) - 1], alone[0], rtol=0, atol=ATOL)
+    batches = LengthBatches(examples, 16, shuffle=True, seed=0, **pads)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    history = train(model, batches, optimizer, steps=15, device="cpu", log_every=5, progress=False)
+    assert history[-1]["loss"] < history[0]["loss"] - 0.5
