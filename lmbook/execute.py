@@ -97,8 +97,9 @@ def execute(path: Path, smoke: bool, timeout: int) -> tuple[Any, dict[str, Any]]
     import lmbook
 
     notebook = nbformat.read(path, as_version=4)
-    env_mode = "1" if smoke else "0"
-    os.environ["LMBOOK_SMOKE"] = env_mode  # the kernel inherits this process's environment
+    # The kernel gets the mode in its own environment; this process's stays as it was (a
+    # caller such as pytest may go on to run notebooks itself, in the mode it chose).
+    kernel_env = os.environ | {"LMBOOK_SMOKE": "1" if smoke else "0"}
     with tempfile.TemporaryDirectory(prefix="lmbook-run-") as workdir:
         client = NotebookClient(
             notebook,
@@ -108,7 +109,7 @@ def execute(path: Path, smoke: bool, timeout: int) -> tuple[Any, dict[str, Any]]
         )
         seconds = []
         start = time.perf_counter()
-        with client.setup_kernel(cwd=workdir):
+        with client.setup_kernel(cwd=workdir, env=kernel_env):
             for index, cell in enumerate(notebook.cells):
                 tick = time.perf_counter()
                 client.execute_cell(cell, index)

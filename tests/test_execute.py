@@ -1,6 +1,7 @@
 """The notebook runner: cleaning outputs, device checks, and a real (tiny) execution."""
 
 import json
+import os
 import sys
 
 import nbformat
@@ -74,6 +75,7 @@ def test_execute_writes_outputs_and_a_record(tmp_path, monkeypatch) -> None:
     path = tmp_path / "tiny.ipynb"
     nbformat.write(nb, path)
     monkeypatch.setattr(sys, "argv", ["lmbook.execute"])
+    monkeypatch.setenv("LMBOOK_SMOKE", "1")  # as under pytest: the caller's mode
     assert execute.main([str(path)]) == 0
     done = nbformat.read(path, as_version=4)
     assert done.cells[2].outputs[0]["data"]["text/plain"] == "6"  # full mode: 3 * 2
@@ -88,3 +90,6 @@ def test_execute_writes_outputs_and_a_record(tmp_path, monkeypatch) -> None:
         before = path.read_text()
         assert execute.main(["--require-device", "cuda", str(path)]) == 1
         assert path.read_text() == before
+    # The mode went to the kernels only: this process (pytest, which runs the notebooks
+    # next, in smoke mode) keeps its own. A leak once made CI execute them in full mode.
+    assert os.environ["LMBOOK_SMOKE"] == "1"
