@@ -268,3 +268,49 @@ def test_read_tatoeba_checks_max_pairs(tmp_path, max_pairs):
     path.write_text("Go.\tVa !\n", encoding="utf-8")
     with pytest.raises(ValueError, match="max_pairs must be None or an int >= 1"):
         data.read_tatoeba(path, max_pairs=max_pairs)
+
+
+def test_genre_split_holds_out_one_play_of_each_genre():
+    everything = set(data.play_names())
+    parts = [set(data.genre_split_plays(s)) for s in data.SPLIT_NAMES]
+    assert set.union(*parts) == everything
+    assert sum(len(p) for p in parts) == len(everything)  # disjoint
+    for split in ("validation", "test"):
+        genres = [data.genre(name) for name in data.genre_split_plays(split)]
+        assert sorted(genres) == sorted(set(data.GENRES.values()))
+    train_genres = {data.genre(name) for name in data.genre_split_plays("train")}
+    assert train_genres == set(data.GENRES.values())
+
+
+def test_genre_passages_are_spoken_lines_without_speakers():
+    passages = data.genre_passages("test", lines=3)
+    assert {p.play for p in passages} == set(data.GENRE_TEST_PLAYS)
+    first = passages[0]
+    assert first.play == "romeo-and-juliet" and first.genre == "tragedy"
+    assert first.text.split("\n") == [
+        "Two households, both alike in dignity,",
+        "In fair Verona, where we lay our scene,",
+        "From ancient grudge break to new mutiny,",
+    ]
+    assert all(len(p.text.split("\n")) == 3 for p in passages)
+    # no speaker label survives: every line of the play that ends in ':' and opens a
+    # speech is dropped, and the passages hold exactly the other lines, in order
+    speech_lines = [
+        line
+        for speech in data.play("the-tempest").split("\n\n")
+        for line in speech.strip("\n").split("\n")[1:]
+    ]
+    tempest = [p.text for p in passages if p.play == "the-tempest"]
+    assert "\n".join(tempest).split("\n") == speech_lines[: 3 * len(tempest)]
+    assert len(speech_lines) - 3 * len(tempest) < 3
+
+
+@pytest.mark.parametrize("lines", [0, -1, 2.0, True, "4"])
+def test_genre_passages_checks_lines(lines):
+    with pytest.raises(ValueError, match="lines must be an int >= 1"):
+        data.genre_passages("test", lines=lines)
+
+
+def test_genre_split_rejects_unknown_split():
+    with pytest.raises(ValueError, match="choose one of train, validation, test"):
+        data.genre_passages("dev")
