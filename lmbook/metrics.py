@@ -1,6 +1,7 @@
-"""Metrics: cross-entropy, perplexity, nats and bits, BLEU, and word-alignment quality.
+"""Metrics: cross-entropy, perplexity, nats and bits, BLEU, word alignments, classification.
 
-Introduced in chapter 1 (BLEU in chapter 4, alignments in chapter 5)::
+Introduced in chapter 1 (BLEU in chapter 4, alignments in chapter 5, classification in
+chapter 7)::
 
     >>> import math
     >>> V = 65
@@ -278,3 +279,143 @@ def alignment_error_rate(
     if n_a + n_s == 0:
         raise ValueError("predicted and sure hold no links at all: AER is 0/0")
     return 1 - (a_and_s + a_and_p) / (n_a + n_s)
+
+
+# --- classification (chapter 7) --------------------------------------------------------
+
+
+def _check_pair(y_true: Sequence[Hashable], y_pred: Sequence[Hashable], names: str) -> tuple:
+    """Both labelings as lists of plain Python values, after checking they pair up."""
+    a, b = names.split()
+    out = []
+    for name, ys in ((a, y_true), (b, y_pred)):
+        if isinstance(ys, (str, bytes)):
+            raise TypeError(f"{name} must be a sequence of labels, got a {type(ys).__name__}")
+        if getattr(ys, "ndim", 1) != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {ys.shape}")
+        out.append([y.item() if hasattr(y, "item") else y for y in ys])  # numpy scalars
+    if len(out[0]) != len(out[1]):
+        raise ValueError(f"{len(out[0])} labels in {a} but {len(out[1])} in {b}: give one each")
+    if not out[0]:
+        raise ValueError(f"{a} and {b} are empty: give at least one example")
+    return out[0], out[1]
+
+
+def _class_list(y_true: list, y_pred: list, labels: Sequence[Hashable] | None) -> list[Hashable]:
+    """The classes in order: `labels` (checked to hold every class seen) or the sorted union."""
+    seen = set(y_true) | set(y_pred)
+    if labels is None:
+        try:
+            return sorted(seen)
+        except TypeError:
+            raise TypeError(
+                f"cannot sort the classes {seen!r} to order them; pass labels=[...]"
+            ) from None
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be a sequence of classes, got a {type(labels).__name__}")
+    order = [y.item() if hasattr(y, "item") else y for y in labels]
+    if not order:
+        raise ValueError("labels is empty: give the classes in the order you want them")
+    if len(set(order)) != len(order):
+        raise ValueError(f"labels holds a class twice: {order!r}")
+    missing = seen - set(order)
+    if missing:
+        raise ValueError(
+            f"classes {', '.join(sorted(map(repr, missing)))} occur but are not in labels {order!r}"
+        )
+    return order
+
+
+def accuracy(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> float:
+    """The share of examples whose predicted label is the true one.
+
+    >>> accuracy(["comedy", "history", "history"], ["comedy", "tragedy", "history"])
+    0.6666666666666666
+    """
+    t, p = _check_pair(y_true, y_pred, "y_true y_pred")
+    return sum(a == b for a, b in zip(t, p, strict=True)) / len(t)
+
+
+def confusion_matrix(
+    y_true: Sequence[Hashable],
+    y_pred: Sequence[Hashable],
+    labels: Sequence[Hashable] | None = None,
+) -> np.ndarray:
+    """(K, K) int counts: row i is the true class labels[i], column j the predicted labels[j].
+
+    labels gives the order of the K classes (by default the sorted union of both
+    labelings) and must hold every class that occurs. The same matrix as scikit-learn's.
+
+    >>> confusion_matrix(["a", "a", "b"], ["a", "b", "b"])
+    array([[1, 1],
+           [0, 1]])
+    """
+    t, p = _check_pair(y_true, y_pred, "y_true y_pred")
+    order = _class_list(t, p, labels)
+    index = {c: i for i, c in enumerate(order)}
+    matrix = np.zeros((len(order), len(order)), dtype=np.int64)
+    for a, b in zip(t, p, strict=True):
+        matrix[index[a], index[b]] += 1
+    return matrix
+
+
+def precision_recall_f1(
+    y_true: Sequence[Hashable],
+    y_pred: Sequence[Hashable],
+    labels: Sequence[Hashable] | None = None,
+) -> dict[Hashable, tuple[float, float, float]]:
+    """Per class, in `labels` order: (precision, recall, F1), with 0/0 taken as 0.0.
+
+    Precision = right among those predicted as the class, recall = right among those
+    truly of it, F1 = their harmonic mean (scikit-learn's zero_division=0).
+
+    >>> precision_recall_f1(["a", "a", "b"], ["a", "b", "b"])
+    {'a': (1.0, 0.5, 0.6666666666666666), 'b': (0.5, 1.0, 0.6666666666666666)}
+    """
+    t, p = _check_pair(y_true, y_pred, "y_true y_pred")
+    order = _class_list(t, p, labels)
+    matrix = confusion_matrix(t, p, order)
+    out = {}
+    for i, c in enumerate(order):
+        hit, predicted, actual = matrix[i, i], matrix[:, i].sum(), matrix[i, :].sum()
+        precision = float(hit / predicted) if predicted else 0.0
+        recall = float(hit / actual) if actual else 0.0
+        f1 = float(2 * hit / (predicted + actual)) if predicted + actual else 0.0
+        out[c] = (precision, recall, f1)
+    return out
+
+
+def macro_f1(
+    y_true: Sequence[Hashable],
+    y_pred: Sequence[Hashable],
+    labels: Sequence[Hashable] | None = None,
+) -> float:
+    """The unweighted mean of the per-class F1: every class counts the same, however rare.
+
+    >>> macro_f1(["a", "a", "a", "b"], ["a", "a", "a", "a"])   # accuracy 0.75
+    0.42857142857142855
+    """
+    scores = precision_recall_f1(y_true, y_pred, labels)
+    return float(np.mean([f1 for _, _, f1 in scores.values()]))
+
+
+def adjusted_rand_index(labels_true: Sequence[Hashable], labels_pred: Sequence[Hashable]) -> float:
+    """Adjusted Rand index (Hubert & Arabie, 1985) of two clusterings: 1 same, ~0 by chance.
+
+    The share of pairs of examples on which the two clusterings agree (same cluster in
+    both, or different in both), corrected for the agreement expected of random
+    clusterings with the same cluster sizes. Cluster names do not matter, only who is
+    with whom. Two identical partitions score 1.0 (also in the 0/0 cases), as scikit-learn.
+
+    >>> adjusted_rand_index([0, 0, 1, 1], ["x", "x", "y", "y"])
+    1.0
+    """
+    t, p = _check_pair(labels_true, labels_pred, "labels_true labels_pred")
+    pairs = math.comb(len(t), 2)
+    both = sum(math.comb(k, 2) for k in Counter(zip(t, p, strict=True)).values())
+    rows = sum(math.comb(k, 2) for k in Counter(t).values())
+    cols = sum(math.comb(k, 2) for k in Counter(p).values())
+    if pairs * (rows + cols) == 2 * rows * cols:  # exact ints: the denominator is 0
+        return 1.0  # 0/0: both all singletons, both one cluster, or a single example
+    expected = rows * cols / pairs
+    return float((both - expected) / ((rows + cols) / 2 - expected))

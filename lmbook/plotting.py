@@ -149,3 +149,49 @@ def alignment_plot(
     if title:
         ax.set_title(title)
     return fig, ax
+
+
+def confusion_matrix_plot(
+    matrix: np.ndarray | Sequence[Sequence[int]],
+    labels: Sequence[str],
+    normalize: bool = True,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+) -> tuple[plt.Figure, plt.Axes]:
+    """A confusion matrix as a heat map: rows the true class, columns the predicted one.
+
+    With normalize=True each row is divided by its sum, so a cell is the share of a
+    class's examples given each label and the diagonal is the per-class recall (a class
+    with no example keeps a row of zeros). Every cell is written on the map.
+    """
+    counts = np.asarray(matrix, dtype=float)
+    K = len(labels)
+    if counts.ndim != 2 or counts.shape != (K, K) or K == 0:
+        raise ValueError(
+            f"matrix must be square, (K, K) for the K = {K} labels, got shape {counts.shape}"
+        )
+    if np.any(counts < 0) or np.any(np.isnan(counts)):
+        raise ValueError("matrix must hold counts >= 0 (and no NaN)")
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        grid = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    else:
+        grid = counts
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(0.75 * K + 2.5, 0.6 * K + 1.8), layout="constrained")
+    else:
+        fig = ax.figure
+    top = 1.0 if normalize else max(1.0, float(grid.max()))
+    image = ax.imshow(grid, cmap="Blues", vmin=0, vmax=top)
+    fig.colorbar(image, ax=ax, label="share of the true class" if normalize else "count")
+    for i in range(K):
+        for j in range(K):
+            text = f"{grid[i, j]:.2f}" if normalize else f"{grid[i, j]:.0f}"
+            color = "white" if grid[i, j] > 0.6 * top else "black"
+            ax.text(j, i, text, ha="center", va="center", color=color, fontsize=8)
+    ax.set_xticks(range(K), labels, rotation=40, ha="right", rotation_mode="anchor")
+    ax.set_yticks(range(K), labels)
+    ax.set(xlabel="predicted class", ylabel="true class")
+    if title:
+        ax.set_title(title)
+    return fig, ax

@@ -8,14 +8,19 @@ import pytest
 from sacrebleu.metrics import BLEU
 
 from lmbook.metrics import (
+    accuracy,
+    adjusted_rand_index,
     alignment_accuracy,
     alignment_error_rate,
     attention_alignment,
     bleu,
     bleu_by_length,
+    confusion_matrix,
     cross_entropy,
+    macro_f1,
     nats_to_bits,
     perplexity,
+    precision_recall_f1,
 )
 
 
@@ -352,3 +357,112 @@ def test_doctests():
     from lmbook import metrics
 
     assert doctest.testmod(metrics).failed == 0
+
+
+# --- classification (chapter 7), checked against scikit-learn ---------------------------
+
+GENRES = ["comedy", "history", "problem", "roman", "romance", "tragedy"]
+
+
+def random_labelings(seed: int, n: int, k: int) -> tuple[list, list]:
+    rng = np.random.default_rng(seed)
+    y_true = [GENRES[i] for i in rng.integers(0, k, n)]
+    right = rng.random(n) < 0.5  # half copied, so the scores are far from 0 and 1
+    y_pred = [
+        t if r else GENRES[i] for t, r, i in zip(y_true, right, rng.integers(0, k, n), strict=True)
+    ]
+    return y_true, y_pred
+
+
+@pytest.mark.parametrize("seed,n,k", [(0, 6, 2), (1, 7, 3), (2, 50, 6), (3, 400, 6), (4, 30, 2)])
+def test_classification_metrics_match_scikit_learn(seed, n, k):
+    skm = pytest.importorskip("sklearn.metrics")
+    y_true, y_pred = random_labelings(seed, n, k)
+    labels = sorted(set(y_true) | set(y_pred))
+    assert accuracy(y_true, y_pred) == pytest.approx(skm.accuracy_score(y_true, y_pred), abs=1e-15)
+    np.testing.assert_array_equal(
+        confusion_matrix(y_true, y_pred), skm.confusion_matrix(y_true, y_pred, labels=labels)
+    )
+    p, r, f, _ = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    ours = precision_recall_f1(y_true, y_pred)
+    assert list(ours) == labels
+    np.testing.assert_allclose(np.array(list(ours.values())), np.stack([p, r, f], 1), atol=1e-12)
+    assert macro_f1(y_true, y_pred) == pytest.approx(
+        skm.f1_score(y_true, y_pred, average="macro", zero_division=0), abs=1e-12
+    )
+
+
+def test_labels_fix_the_order_and_add_absent_classes():
+    skm = pytest.importorskip("sklearn.metrics")
+    y_true, y_pred = random_labelings(5, 60, 3)  # comedy, history, problem
+    labels = ["tragedy", "problem", "comedy", "history"]  # tragedy never occurs
+    matrix = confusion_matrix(y_true, y_pred, labels)
+    np.testing.assert_array_equal(matrix, skm.confusion_matrix(y_true, y_pred, labels=labels))
+    assert matrix.dtype.kind == "i" and matrix[0].sum() == 0 and matrix.sum() == 60
+    scores = precision_recall_f1(y_true, y_pred, labels)
+    assert list(scores) == labels and scores["tragedy"] == (0.0, 0.0, 0.0)  # 0/0 -> 0
+    assert macro_f1(y_true, y_pred, labels) == pytest.approx(
+        skm.f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    )
+
+
+def test_classification_metrics_by_hand():
+    y_true = ["a", "a", "a", "b"]
+    assert accuracy(y_true, ["a"] * 4) == 0.75
+    scores = precision_recall_f1(y_true, ["a"] * 4)
+    assert scores == {"a": (0.75, 1.0, pytest.approx(6 / 7)), "b": (0.0, 0.0, 0.0)}
+    assert macro_f1(y_true, ["a"] * 4) == pytest.approx(3 / 7)  # the majority class is no good
+    assert macro_f1(np.array([0, 1, 2]), np.array([0, 1, 2])) == 1.0  # numpy and ints work
+    assert list(precision_recall_f1(np.array([2, 0]), [0, 2])) == [0, 2]
+    assert isinstance(accuracy([1], [1]), float) and isinstance(macro_f1([1], [0]), float)
+
+
+def test_classification_metric_errors():
+    with pytest.raises(ValueError, match="3 labels in y_true but 2 in y_pred: give one each"):
+        accuracy(["a", "b", "c"], ["a", "b"])
+    with pytest.raises(ValueError, match="y_true and y_pred are empty"):
+        macro_f1([], [])
+    with pytest.raises(ValueError, match=r"classes 'c' occur but are not in labels \['a', 'b'\]"):
+        confusion_matrix(["a", "b"], ["a", "c"], labels=["a", "b"])
+    with pytest.raises(ValueError, match="labels holds a class twice"):
+        precision_recall_f1(["a"], ["a"], labels=["a", "a"])
+    with pytest.raises(ValueError, match="labels is empty"):
+        confusion_matrix(["a"], ["a"], labels=[])
+    with pytest.raises(TypeError, match="y_true must be a sequence of labels, got a str"):
+        accuracy("abc", ["a", "b", "c"])
+    with pytest.raises(TypeError, match=r"cannot sort the classes .* pass labels"):
+        confusion_matrix([1, "a"], [1, "a"])
+    with pytest.raises(ValueError, match="y_pred must be 1-D"):
+        accuracy([0, 1], np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="1 labels in labels_true but 2 in labels_pred"):
+        adjusted_rand_index([0], [0, 1])
+    with pytest.raises(ValueError, match="labels_true and labels_pred are empty"):
+        adjusted_rand_index([], [])
+
+
+@pytest.mark.parametrize(
+    "seed,n,k1,k2", [(0, 2, 2, 2), (1, 10, 3, 2), (2, 300, 6, 4), (3, 80, 1, 5)]
+)
+def test_adjusted_rand_index_matches_scikit_learn(seed, n, k1, k2):
+    skm = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, k1, n).tolist()
+    b = [x if rng.random() < 0.6 else int(rng.integers(0, k2)) for x in a]  # partly agreeing
+    assert adjusted_rand_index(a, b) == pytest.approx(skm.adjusted_rand_score(a, b), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ([0, 0, 1, 1], ["x", "x", "y", "y"]),  # renamed clusters: identical partitions
+        ([0, 1, 2], [5, 6, 7]),  # all singletons in both (0/0)
+        ([3, 3, 3], ["z", "z", "z"]),  # one cluster in both (0/0)
+        ([0], [1]),  # one example: no pairs at all
+        ([0, 0, 1, 1], [0, 1, 0, 1]),  # crossing partitions: worse than chance
+        ([0, 0, 0, 0], [0, 1, 2, 3]),  # one cluster against singletons
+    ],
+)
+def test_adjusted_rand_index_special_cases(a, b):
+    skm = pytest.importorskip("sklearn.metrics")
+    assert adjusted_rand_index(a, b) == pytest.approx(skm.adjusted_rand_score(a, b), abs=1e-12)
+    assert adjusted_rand_index(a, b) == adjusted_rand_index(b, a)  # symmetric

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from lmbook.plotting import alignment_plot, history_plot, line_plot, rank_frequency_plot
+from lmbook.plotting import (
+    alignment_plot,
+    confusion_matrix_plot,
+    history_plot,
+    line_plot,
+    rank_frequency_plot,
+)
 
 
 def test_line_plot_draws_one_line_per_series():
@@ -41,3 +47,24 @@ def test_alignment_plot_draws_gold_links_and_checks_shapes():
         alignment_plot(src, tgt, weights=np.ones((3, 4)))
     with pytest.raises(ValueError, match="outside"):
         alignment_plot(src, tgt, gold=[(4, 0)])
+
+
+def test_confusion_matrix_plot_normalises_rows():
+    matrix = np.array([[3, 1, 0], [0, 0, 0], [2, 2, 4]])
+    fig, ax = confusion_matrix_plot(matrix, ["a", "b", "c"])
+    grid = ax.get_images()[0].get_array()
+    np.testing.assert_allclose(grid, [[0.75, 0.25, 0], [0, 0, 0], [0.25, 0.25, 0.5]])
+    assert [t.get_text() for t in ax.texts][:3] == ["0.75", "0.25", "0.00"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    fig, ax = confusion_matrix_plot(matrix, ["a", "b", "c"], normalize=False)
+    assert ax.get_images()[0].get_array().max() == 4 and ax.texts[-1].get_text() == "4"
+    _, ax2 = confusion_matrix_plot(matrix, ["a", "b", "c"], ax=ax)
+    assert ax2 is ax
+
+
+def test_confusion_matrix_plot_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"\(K, K\) for the K = 2 labels, got shape \(3, 3\)"):
+        confusion_matrix_plot(np.eye(3), ["a", "b"])
+    with pytest.raises(ValueError, match="counts >= 0"):
+        confusion_matrix_plot(-np.eye(2), ["a", "b"])
