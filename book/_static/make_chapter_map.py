@@ -58,7 +58,8 @@ POSITIONS = {
 # Arrows that would run through a box or hide another arrow bend instead.
 BENDS = {(3, 6): 0.3, (2, 10): 0.1}
 BOX_W, BOX_H = 1.1, 0.62
-DONE = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}  # chapters already written; the others are drawn as "in preparation"
+# Chapters already written; any other is drawn as "in preparation".
+DONE = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 
 
 def edges() -> list[tuple[int, int]]:
