@@ -8,6 +8,7 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
+from pair_examples import batch, random_examples
 from torch import nn
 
 from lmbook import attention
@@ -28,13 +29,8 @@ from lmbook.seq2seq import Encoder, Seq2SeqConfig, pad
 ATOL = 1e-10  # float64 throughout: the same maths in another order agrees far below 1e-6
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and a busy 2-core machine cannot slow them down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models run fastest on one thread (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def randn(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -333,21 +329,6 @@ def model64(seed: int = 0, ending: bool = False, **overrides) -> AttentionSeq2Se
             p.mul_(2.0)
         model.decoder.out.bias[3] -= 2.0  # <eos> unlikely at first: translations have length
     return model.double().eval()
-
-
-def random_examples(n: int, seed: int, longest: int = 8) -> list:
-    """n (source, target) id pairs shaped like encode_pairs' output, of random lengths."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        src = [rng.randrange(4, 11) for _ in range(rng.randint(1, longest))] + [3]
-        tgt = [2] + [rng.randrange(4, 9) for _ in range(rng.randint(1, longest))] + [3]
-        out.append((src, tgt))
-    return out
-
-
-def batch(examples) -> tuple[torch.Tensor, torch.Tensor]:
-    return pad([s for s, _ in examples], 1), pad([t for _, t in examples], 1)
 
 
 def test_state_keys_and_shapes():

@@ -27,13 +27,8 @@ from lmbook.text import Vocab
 EOS_ID = 3  # the configs below follow build_vocab: unk 0, pad 1, bos 2, eos 3
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and a busy 2-core machine cannot slow them down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models run fastest on one thread (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Ending(Seq2Seq):

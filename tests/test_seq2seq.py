@@ -6,6 +6,7 @@ import warnings
 
 import pytest
 import torch
+from pair_examples import random_examples
 
 from lmbook.decoding import greedy_decode
 from lmbook.seq2seq import (
@@ -49,24 +50,8 @@ def model64(seed: int = 0, **overrides) -> Seq2Seq:
     return Seq2Seq(config(**overrides)).double().eval()
 
 
-def random_examples(n: int, seed: int, shortest: int = 1, longest: int = 8) -> list:
-    """n (source, target) id pairs shaped like encode_pairs' output, of random lengths."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        src = [rng.randrange(4, 11) for _ in range(rng.randint(shortest, longest))] + [3]
-        tgt = [2] + [rng.randrange(4, 9) for _ in range(rng.randint(shortest, longest))] + [3]
-        out.append((src, tgt))
-    return out
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and a busy 2-core machine cannot slow them down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models run fastest on one thread (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- vocabularies, examples, padding ------------------------------------------------

@@ -4,25 +4,22 @@ decoding with chapter 4's greedy and beam search."""
 import math
 import random
 
+import pair_examples
 import pytest
 import torch
+from pair_examples import batch
 
 from lmbook.decoding import beam_search, greedy_decode, select, translate
 from lmbook.parallel import translation_pairs
-from lmbook.seq2seq import BOS, EOS, PAD, LengthBatches, build_vocab, encode_pairs, pad
+from lmbook.seq2seq import BOS, EOS, PAD, LengthBatches, build_vocab, encode_pairs
 from lmbook.training import count_parameters, train
 from lmbook.translator import TransformerConfig, TransformerSeq2Seq
 
 ATOL = 1e-10  # float64: the same sums over more (masked) keys agree far below this
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and a busy 2-core machine cannot slow them down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models run fastest on one thread (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def config(**overrides) -> TransformerConfig:
@@ -56,18 +53,8 @@ def model64(seed: int = 0, ending: bool = False, **overrides) -> TransformerSeq2
 
 
 def random_examples(n: int, seed: int, longest: int = 7) -> list:
-    """n (source, target) id pairs shaped like encode_pairs' output, of random lengths."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        src = [rng.randrange(4, 12) for _ in range(rng.randint(1, longest))] + [3]
-        tgt = [2] + [rng.randrange(4, 11) for _ in range(rng.randint(1, longest))] + [3]
-        out.append((src, tgt))
-    return out
-
-
-def batch(examples) -> tuple[torch.Tensor, torch.Tensor]:
-    return pad([s for s, _ in examples], 1), pad([t for _, t in examples], 1)
+    """n (source, target) id pairs over this file's vocabularies (source 12 ids, target 11)."""
+    return pair_examples.random_examples(n, seed, src_ids=(4, 12), tgt_ids=(4, 11), longest=longest)
 
 
 # --- the config ------------------------------------------------------------------------
