@@ -20,14 +20,14 @@ import random
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import IterableDataset, get_worker_info
 from tqdm import TqdmWarning
 
-from lmbook.finetune import hidden_states
+from lmbook.data import Line
+from lmbook.finetune import PAD_ID, encode_passages, hidden_states
 from lmbook.text import Vocab
 from lmbook.transformer import GPT
 
@@ -121,34 +121,6 @@ def token_surprisal(
     return torch.cat(out)  # (N - 1,)
 
 
-class Line(NamedTuple):
-    """One spoken line of a play: its text, its speaker, and where it starts in the play."""
-
-    text: str
-    speaker: str
-    start: int  # the index of its first character in the play's text
-
-
-def spoken_lines(text: str) -> list[Line]:
-    """The spoken lines of lmbook.data text ('SPEAKER:\\nline\\nline\\n\\nSPEAKER:…'), in order.
-
-    >>> [line.speaker for line in spoken_lines("HAMLET:\\nTo be.\\n\\nHORATIO:\\nAy.\\n")]
-    ['HAMLET', 'HORATIO']
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    out, speaker, start = [], None, 0
-    for line in text.split("\n"):
-        if not line:
-            speaker = None  # a blank line ends the speech
-        elif speaker is None and line.endswith(":"):
-            speaker = line[:-1]
-        elif speaker is not None:
-            out.append(Line(line, speaker, start))
-        start += len(line) + 1
-    return out
-
-
 def line_scores(lines: Sequence[Line], nats: torch.Tensor) -> torch.Tensor:
     """Each line's mean surprisal in nats per character, its closing newline included: (n,).
 
@@ -239,35 +211,33 @@ def passage_embeddings(
 ) -> torch.Tensor:
     """The mean of the GPT's final hidden states over each text's characters: (n, C).
 
-    Each text is cut to its first block_size characters; shorter ones are padded on the
-    right, which the causal mask keeps from changing the real positions, and the padding
-    is left out of the mean. Eval mode, restored afterwards; float32 on the CPU.
+    Each text is cut to its first block_size characters and padded on the right, as
+    chapter 7's `encode_passages` does; the causal mask keeps the padding from changing
+    the real positions, and the padding is left out of the mean. Eval mode, restored
+    afterwards; float32 on the CPU.
     """
     if not isinstance(model, GPT):
         raise TypeError(f"model must be an lmbook GPT, got {type(model).__name__}")
     if isinstance(texts, str):
         raise TypeError("texts must be a sequence of str, got one str: wrap it in a list")
     _check_int("batch_size", batch_size)
-    if any(not text for text in texts):
-        raise ValueError("every text needs at least one character; got an empty one")
-    L = model.config.block_size
+    if len(texts) == 0:
+        return torch.zeros(0, model.config.n_embd)
+    ids, lengths = encode_passages(texts, vocab, max_len=model.config.block_size)  # (n, T)
     device = model.lm_head.weight.device
     was_training = model.training
     model.eval()
     out = []
     try:
-        for b in range(0, len(texts), batch_size):
-            encoded = [vocab.encode(list(text[:L])) for text in texts[b : b + batch_size]]
-            T = max(map(len, encoded))
-            x = torch.zeros(len(encoded), T, dtype=torch.long)  # (B, T), padded with id 0
-            mask = torch.zeros(len(encoded), T, 1)  # 1 on real characters
-            for row, ids in enumerate(encoded):
-                x[row, : len(ids)], mask[row, : len(ids)] = torch.tensor(ids), 1.0
+        for b in range(0, len(ids), batch_size):
+            n = lengths[b : b + batch_size]  # (B,)
+            real = ids[b : b + batch_size, : int(n.max())] != PAD_ID  # (B, T)
+            x = ids[b : b + batch_size, : real.size(1)].masked_fill(~real, 0)  # pads read id 0
             h = hidden_states(model, x.to(device)).float().cpu()  # (B, T, C)
-            out.append((h * mask).sum(1) / mask.sum(1))  # (B, C)
+            out.append((h * real.unsqueeze(-1)).sum(1) / n.unsqueeze(-1))  # (B, C)
     finally:
         model.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0, model.config.n_embd)
+    return torch.cat(out)
 
 
 def kmeans(

@@ -210,6 +210,34 @@ def read_tatoeba(path: str | Path, max_pairs: int | None = None) -> list[tuple[s
     return pairs
 
 
+class Line(NamedTuple):
+    """One spoken line of a play: its text, its speaker, and where it starts in the play."""
+
+    text: str
+    speaker: str
+    start: int  # the index of its first character in the play's text
+
+
+def spoken_lines(text: str) -> list[Line]:
+    """The spoken lines of lmbook.data text ('SPEAKER:\\nline\\nline\\n\\nSPEAKER:…'), in order.
+
+    >>> [line.speaker for line in spoken_lines("HAMLET:\\nTo be.\\n\\nHORATIO:\\nAy.\\n")]
+    ['HAMLET', 'HORATIO']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    out, speaker, start = [], None, 0
+    for line in text.split("\n"):
+        if not line:
+            speaker = None  # a blank line ends the speech
+        elif speaker is None and line.endswith(":"):
+            speaker = line[:-1]
+        elif speaker is not None:
+            out.append(Line(line, speaker, start))
+        start += len(line) + 1
+    return out
+
+
 def genre_split_plays(split: str) -> tuple[str, ...]:
     """The plays of one split of the genre split: 'train', 'validation' or 'test'.
 
@@ -244,11 +272,7 @@ def genre_passages(split: str, lines: int = 4) -> list[Passage]:
         raise ValueError(f"lines must be an int >= 1, got {lines!r}")
     out: list[Passage] = []
     for name in genre_split_plays(split):
-        spoken = [
-            line
-            for speech in play(name).split("\n\n")
-            for line in speech.strip("\n").split("\n")[1:]  # [0] is 'SPEAKER:'
-        ]
+        spoken = [line.text for line in spoken_lines(play(name))]
         kind = genre(name)
         for start in range(0, len(spoken) - lines + 1, lines):
             out.append(Passage("\n".join(spoken[start : start + lines]), kind, name))

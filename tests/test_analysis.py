@@ -6,18 +6,17 @@ import torch
 from torch.utils.data import DataLoader
 
 from lmbook.analysis import (
-    Line,
     TextWindows,
     corrupt_lines,
     kmeans,
     line_scores,
     passage_embeddings,
-    spoken_lines,
     stream_surprisal,
     surprisal_html,
     token_surprisal,
     window_spans,
 )
+from lmbook.data import Line, spoken_lines
 from lmbook.finetune import hidden_states
 from lmbook.text import Vocab, char_tokenize
 from lmbook.transformer import GPT, GPTConfig
