@@ -139,3 +139,55 @@ class LeaderboardMimeRenderer:
     @staticmethod
     def handle_mime(renderer: Any, data: Any, inline: bool) -> list | None:
         return [] if data.mime_type == LEADERBOARD_MIME else None
+
+
+# Claims bound to runs (lmbook.claims): what a committed notebook glued and checked.
+GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`([^`]+)`")
+CHECK_LINE = re.compile(r"^([✓✗]) (.*)$", re.MULTILINE)
+
+
+def output_text(output: dict[str, Any]) -> str:
+    """The text an output shows: a stream's text or a result's text/plain."""
+    text = output.get("text", output.get("data", {}).get("text/plain", ""))
+    return "".join(text) if isinstance(text, list) else text
+
+
+def glued_values(notebook: dict[str, Any]) -> dict[str, str]:
+    """Name -> text of every value a notebook's outputs glued (lmbook.claims.glue)."""
+    values = {}
+    for cell in code_cells(notebook):
+        for output in cell.get("outputs", []):
+            scrap = output.get("metadata", {}).get("scrapbook")
+            if scrap is None:
+                continue
+            prefix = scrap.get("mime_prefix", "")
+            text = output.get("data", {}).get(prefix + "text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            try:
+                value = ast.literal_eval(text)
+            except (SyntaxError, ValueError):
+                value = text
+            values[scrap["name"]] = str(value)
+    return values
+
+
+def glue_references(notebook: dict[str, Any]) -> list[tuple[int, str]]:
+    """(cell index, name) of every {glue:…}`name` role in the notebook's markdown."""
+    found = []
+    for index, cell in enumerate(notebook["cells"]):
+        if cell.get("cell_type") == "markdown":
+            for name in GLUE_ROLE.findall(cell_source(cell)):
+                found.append((index, name.split("::")[-1].rsplit(":", 1)[0]))
+    return found
+
+
+def check_lines(notebook: dict[str, Any]) -> list[tuple[int, str, str]]:
+    """(cell index, ✓ or ✗, claim) of every checked claim a notebook's outputs print."""
+    found = []
+    for index, cell in enumerate(notebook["cells"]):
+        if cell.get("cell_type") != "code":
+            continue
+        for output in cell.get("outputs", []):
+            for mark, claim in CHECK_LINE.findall(output_text(output)):
+                found.append((index, mark, claim))
+    return found
