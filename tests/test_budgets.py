@@ -156,7 +156,7 @@ def test_the_budget_checks_catch_what_they_should(tmp_path: Path) -> None:
     path = tmp_path / "x.ipynb"
     path.write_text(__import__("json").dumps(notebook), encoding="utf-8")
     found = " | ".join(budget_problems(path))
-    assert "a marked cell of 65 lines" in found
+    assert "a marked cell of 67 lines" in found
     assert "line 63: 96 characters" in found
     assert "lmbook.decoding._check_src" in found and "lmbook.metrics._ngrams" in found
     assert "__version__" not in found
