@@ -59,7 +59,6 @@ PENDING = {
     "08_small_and_fast.ipynb": "marked cells up to 90 lines; long lines",
     "09_data_parallel.ipynb": "marked cells up to 81 lines; long lines",
     "10_analysis_tools.ipynb": "marked cells up to 66 lines; long lines; private imports",
-    "appendix_common_mistakes.ipynb": "long lines; no glued numbers or checks yet",
 }
 
 
