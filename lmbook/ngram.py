@@ -49,7 +49,7 @@ def lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarra
 
 
 def kneser_ney_discount(counts: np.ndarray) -> float:
-    """Ney's estimate D = n1 / (n1 + 2 n2) from the counts of counts (0.5 if undefined)."""
+    """Ney's D = n1 / (n1 + 2 n2); n_r: how many counts equal r (0.5 if undefined)."""
     n1, n2 = np.sum(counts == 1), np.sum(counts == 2)
     return float(n1 / (n1 + 2 * n2)) if n1 > 0 and n2 > 0 else 0.5
 
@@ -88,7 +88,7 @@ def context_counts(
     keys: np.ndarray, counts: np.ndarray, V: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(contexts, totals, types) of a table: its sorted contexts h (the keys without
-    their last id), the total count after each and how many distinct tokens follow it."""
+    their last id), the total count after each, how many distinct tokens follow each."""
     contexts, inverse = np.unique(keys // V, return_inverse=True)  # m = 1: just key 0
     totals = np.bincount(inverse, weights=counts).astype(np.int64)
     types = np.bincount(inverse).astype(np.int64)
@@ -122,11 +122,11 @@ class MarkovLM:
     """
 
     def _probs(self, history: np.ndarray, words: np.ndarray) -> np.ndarray:
-        """P(words[i] | history[i]) for (N, n-1) histories of ids, -1 before the start."""
+        """P(words[i] | history[i]) for (N, n-1) id histories, -1 before the start."""
         raise NotImplementedError
 
     def log_probs(self, ids: Sequence[int]) -> np.ndarray:
-        """log P(ids[i] | the up to n-1 ids before it), in nats, for every position i."""
+        """log P(ids[i] | the up to n-1 ids before it), in nats, at every position i."""
         check_ids("ids", ids, self.vocab_size)
         ids = np.asarray(ids, dtype=np.int64)
         return np.log(self._probs(histories(ids, self.n), ids))
@@ -216,7 +216,7 @@ class NGramLM(MarkovLM):
         return self
 
     def _probs(self, history: np.ndarray, words: np.ndarray) -> np.ndarray:
-        """P(words[i] | history[i]) for (N, n-1) histories of ids, -1 before the start."""
+        """P(words[i] | history[i]) for (N, n-1) id histories, -1 before the start."""
         check_fitted(self, bool(self.tables))
         V = self.vocab_size
         p = np.full(len(words), 1.0 / V)  # order 0: uniform
