@@ -16,6 +16,17 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from lmbook.validate import (
+    check_distinct,
+    check_known_tokens,
+    check_min_freq,
+    check_nonempty,
+    check_str,
+    check_str_items,
+    check_tokens,
+    check_vocab_ids,
+)
+
 UNK = "<unk>"
 
 # A word is letters with inner apostrophes or hyphens ("o'er", "well-a-day"); every other
@@ -23,14 +34,9 @@ UNK = "<unk>"
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+|\n|[^\w\s]|_")
 
 
-def _check_text(text: str) -> None:
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-
-
 def char_tokenize(text: str) -> list[str]:
     """Split text into characters: char_tokenize('Ay me') == ['A', 'y', ' ', 'm', 'e']."""
-    _check_text(text)
+    check_str("text", text)
     return list(text)
 
 
@@ -39,7 +45,7 @@ def word_tokenize(text: str, lower: bool = True, newlines: bool = False) -> list
 
     Newlines become '\\n' tokens when newlines=True, and are dropped otherwise.
     """
-    _check_text(text)
+    check_str("text", text)
     tokens = _WORD.findall(text.lower() if lower else text)
     return tokens if newlines else [t for t in tokens if t != "\n"]
 
@@ -59,28 +65,14 @@ class Vocab:
         specials: Sequence[str] = (),
         unk: str | None = UNK,
     ) -> None:
-        if isinstance(tokens, str):
-            raise TypeError(
-                "Vocab expects a sequence of tokens, got a str; "
-                "tokenize it first, e.g. Vocab(char_tokenize(text))"
-            )
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
+        check_tokens("tokens", tokens)
         counts = Counter(tokens)
-        if not counts:
-            raise ValueError("cannot build a Vocab from an empty corpus: no tokens given")
-        for token in counts:
-            if not isinstance(token, str):
-                raise TypeError(f"tokens must be str, got {type(token).__name__} {token!r}")
-        if len(set(specials)) != len(specials):
-            raise ValueError(f"specials must be distinct, got {list(specials)}")
+        check_nonempty("tokens", counts)
+        check_str_items("tokens", counts)
+        check_min_freq(min_freq, counts)
+        check_distinct("specials", specials)
         reserved = ([unk] if unk is not None else []) + [s for s in specials if s != unk]
         kept = [t for t, c in counts.most_common() if c >= min_freq and t not in reserved]
-        if not kept:
-            raise ValueError(
-                f"no token occurs at least min_freq={min_freq} times; the most frequent "
-                f"occurs {counts.most_common(1)[0][1]} times"
-            )
         self.unk = unk
         self.counts = counts
         self.itos: list[str] = reserved + kept
@@ -102,28 +94,15 @@ class Vocab:
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
         """Map tokens to ids; unknown tokens map to `<unk>` (an error if there is none)."""
-        if isinstance(tokens, str):
-            raise TypeError("encode expects a sequence of tokens, got a str; tokenize it first")
-        ids = []
-        for token in tokens:
-            i = self.stoi.get(token, self.unk_id)
-            if i is None:
-                raise ValueError(
-                    f"unknown token {token!r} and this Vocab has no <unk>; "
-                    f"build it with unk='<unk>' or add the token to the corpus"
-                )
-            ids.append(i)
-        return ids
+        check_tokens("tokens", tokens)
+        tokens = list(tokens)  # a generator can be read only once
+        if self.unk is None:
+            check_known_tokens(tokens, self.stoi)
+        unk_id = self.unk_id
+        return [self.stoi.get(token, unk_id) for token in tokens]
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Map ids back to tokens."""
-        out = []
-        for i in ids:
-            if hasattr(i, "item") and getattr(i, "ndim", 1) == 0:
-                i = i.item()  # NumPy scalars and 0-d tensors
-            if isinstance(i, bool) or not isinstance(i, int):
-                raise TypeError(f"ids must be integers, got {type(i).__name__} {i!r}")
-            if not 0 <= i < len(self):
-                raise ValueError(f"id {i} is out of range for a Vocab of size {len(self)}")
-            out.append(self.itos[i])
-        return out
+        ids = list(ids)
+        check_vocab_ids(ids, len(self))
+        return [self.itos[int(i)] for i in ids]

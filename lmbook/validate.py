@@ -215,3 +215,102 @@ def check_token_ids(
         raise ValueError(
             f"idx holds ids from {low} to {high}; this model knows ids 0 … {vocab_size - 1}"
         )
+
+
+# --- chapter 1: token ids, tokens and vocabularies, n-gram models ---
+
+
+def check_ids(name: str, ids: object, vocab_size: int) -> None:
+    """`ids` is a 1-D sequence of int token ids in [0, vocab_size) (possibly empty)."""
+    import numpy as np  # here, not at the top: this section is chapter 1's alone
+
+    if isinstance(ids, str):
+        raise TypeError(f"{name} must be token ids, got a str; encode it with a Vocab first")
+    arr = np.asarray(ids)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{name} must be a 1-D sequence of ints, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
+        raise ValueError(
+            f"{name} must lie in [0, {vocab_size}); got values from {arr.min()} to {arr.max()}"
+        )
+
+
+def check_min_length(name: str, value: Sequence[Any], low: int, what: str) -> None:
+    """`value` holds at least `low` items; `what` says them in words ('n=3 tokens')."""
+    if len(value) < low:
+        raise ValueError(f"{name} must hold at least {what}, got {len(value)}")
+
+
+def check_positive(name: str, value: object, why: str = "") -> None:
+    """`value` is a finite number > 0; `why` says what 0 would break."""
+    ok = is_number(value) and math.isfinite(float(_scalar(value))) and _scalar(value) > 0
+    if not ok:
+        raise ValueError(f"{name} must be > 0" + (f" ({why})" if why else "") + f", got {value!r}")
+
+
+def check_fitted(model: object, fitted: bool) -> None:
+    """`model` has been fitted (`fitted` says whether it has)."""
+    if not fitted:
+        name = type(model).__name__
+        raise RuntimeError(f"this {name} is not fitted yet; call fit(ids) first")
+
+
+def check_ngram_keys_fit(n: int, vocab_size: int) -> None:
+    """Every n-gram of ids below vocab_size has a 64-bit key: vocab_size**n - 1 < 2**63."""
+    if vocab_size**n > 2**63 - 1:  # the largest key is vocab_size**n - 1
+        raise ValueError(
+            f"vocab_size**n = {vocab_size}**{n} is too large for 64-bit n-gram keys; "
+            "use a smaller n or a smaller vocabulary"
+        )
+
+
+def check_tokens(name: str, tokens: object) -> None:
+    """`tokens` is a sequence of tokens, not a str (a str must be tokenized first)."""
+    if isinstance(tokens, str):
+        raise TypeError(
+            f"{name} must be a sequence of tokens, got a str; tokenize it first, "
+            "e.g. char_tokenize(text)"
+        )
+
+
+def check_str_items(name: str, items: Collection[Any]) -> None:
+    """Every item of `items` (a collection of distinct tokens) is a str."""
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"{name} must be str, got {type(item).__name__} {item!r}")
+
+
+def check_distinct(name: str, values: Sequence[Any]) -> None:
+    """No value occurs twice in `values`."""
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} must be distinct, got {list(values)}")
+
+
+def check_min_freq(min_freq: object, counts: dict[Any, int]) -> None:
+    """`min_freq` is an int >= 1 that the most frequent token's count reaches."""
+    check_int("min_freq", min_freq)
+    most = max(counts.values(), default=0)
+    if most < min_freq:
+        raise ValueError(
+            f"no token occurs at least min_freq={min_freq} times; the most frequent "
+            f"occurs {most} times"
+        )
+
+
+def check_vocab_ids(ids: Sequence[object], size: int) -> None:
+    """Every id is an int (NumPy and 0-d tensor ints included) in [0, size)."""
+    for i in ids:
+        if not is_int(i):
+            raise TypeError(f"ids must be integers, got {type(i).__name__} {i!r}")
+        if not 0 <= int(_scalar(i)) < size:
+            raise ValueError(f"id {int(_scalar(i))} is out of range for a Vocab of size {size}")
+
+
+def check_known_tokens(tokens: Sequence[str], stoi: dict[str, int]) -> None:
+    """Every token is in `stoi`: for a Vocab without `<unk>`, which cannot map the rest."""
+    for token in tokens:
+        if token not in stoi:
+            raise ValueError(
+                f"unknown token {token!r} and this Vocab has no <unk>; "
+                "build it with unk='<unk>' or add the token to the corpus"
+            )

@@ -415,7 +415,9 @@ def test_non_integer_ids(bad):
 
 @pytest.mark.parametrize("n", [1, 3])
 def test_fit_on_fewer_than_n_tokens(n):
-    with pytest.raises(ValueError, match=f"need at least n={n} training tokens, got {n - 1}"):
+    with pytest.raises(
+        ValueError, match=f"ids must hold at least n={n} training tokens, got {n - 1}"
+    ):
         NGramLM(n, 5).fit(list(range(n - 1)))
 
 

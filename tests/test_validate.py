@@ -144,3 +144,76 @@ def test_check_token_ids() -> None:
         check_token_ids(torch.zeros(1, 2, dtype=torch.int32), vocab_size=11)
     with pytest.raises(ValueError, match="idx holds no tokens"):
         check_token_ids(torch.zeros(1, 0, dtype=torch.long), vocab_size=11)
+
+
+# --- chapter 1: token ids, tokens and vocabularies, n-gram models ---
+
+
+def test_check_ids() -> None:
+    from lmbook.validate import check_ids
+
+    check_ids("ids", [0, 4], vocab_size=5)
+    check_ids("ids", [], vocab_size=5)
+    with pytest.raises(TypeError, match="got a str; encode it with a Vocab first"):
+        check_ids("ids", "01", vocab_size=5)
+    with pytest.raises(TypeError, match="ids must be a 1-D sequence of ints, got dtype float64"):
+        check_ids("ids", [0.0, 1.0], vocab_size=5)
+    with pytest.raises(TypeError, match="1-D sequence of ints"):
+        check_ids("ids", [[0, 1]], vocab_size=5)
+    with pytest.raises(ValueError, match=r"context must lie in \[0, 5\); got values from 0 to 7"):
+        check_ids("context", [0, 7], vocab_size=5)
+
+
+def test_check_min_length_positive_and_fitted() -> None:
+    from lmbook.validate import check_fitted, check_min_length, check_positive
+
+    check_min_length("ids", [1, 2], 2, "n=2 tokens")
+    with pytest.raises(ValueError, match="ids must hold at least n=3 tokens, got 2"):
+        check_min_length("ids", [1, 2], 3, "n=3 tokens")
+    check_positive("k", 0.5)
+    for bad in (0, -1.0, math.nan, math.inf, True, "1"):
+        with pytest.raises(ValueError, match=r"k must be > 0 \(it divides\), got"):
+            check_positive("k", bad, "it divides")
+    check_fitted(object(), True)
+    with pytest.raises(RuntimeError, match="this object is not fitted yet; call fit"):
+        check_fitted(object(), False)
+
+
+def test_check_ngram_keys_fit() -> None:
+    from lmbook.validate import check_ngram_keys_fit
+
+    check_ngram_keys_fit(10, 78)  # 78**10 < 2**63
+    with pytest.raises(ValueError, match=r"vocab_size\*\*n = 65\*\*11 is too large"):
+        check_ngram_keys_fit(11, 65)
+
+
+def test_check_tokens_and_vocabularies() -> None:
+    from lmbook.validate import (
+        check_distinct,
+        check_known_tokens,
+        check_min_freq,
+        check_str_items,
+        check_tokens,
+        check_vocab_ids,
+    )
+
+    check_tokens("tokens", ["a"])
+    with pytest.raises(TypeError, match="tokens must be a sequence of tokens, got a str"):
+        check_tokens("tokens", "abc")
+    with pytest.raises(TypeError, match="tokens must be str, got int 3"):
+        check_str_items("tokens", ["a", 3])
+    with pytest.raises(ValueError, match=r"specials must be distinct, got \['x', 'x'\]"):
+        check_distinct("specials", ["x", "x"])
+    check_min_freq(2, {"a": 2})
+    with pytest.raises(ValueError, match="min_freq=3 times; the most frequent occurs 2 times"):
+        check_min_freq(3, {"a": 2, "b": 1})
+    with pytest.raises(ValueError, match="min_freq must be an int >= 1"):
+        check_min_freq(0, {"a": 2})
+    check_vocab_ids([0, torch.tensor(3), np.int64(1)], size=4)
+    with pytest.raises(TypeError, match="ids must be integers, got float 1.5"):
+        check_vocab_ids([1.5], size=4)
+    with pytest.raises(ValueError, match="id 4 is out of range for a Vocab of size 4"):
+        check_vocab_ids([4], size=4)
+    check_known_tokens(["a"], {"a": 0})
+    with pytest.raises(ValueError, match="unknown token 'b' and this Vocab has no <unk>"):
+        check_known_tokens(["a", "b"], {"a": 0})
