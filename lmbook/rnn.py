@@ -42,7 +42,7 @@ from lmbook.validate import (
 
 RNN_KINDS = ("rnn", "gru", "lstm")
 
-# The hidden state of a torch RNN: h (layers, B, H) for RNN and GRU; (h, c) for the LSTM.
+# The state of a torch RNN: h (layers, B, H) for RNN and GRU; (h, c) for the LSTM.
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
@@ -55,17 +55,17 @@ class RNNCell(nn.Module):
         check_int("hidden_size", hidden_size)
         D, H = input_size, hidden_size
         bound = 1 / math.sqrt(H)  # torch.nn.RNN's initialisation: uniform in ±1/√H
-        self.W = nn.Parameter(torch.empty(H, D).uniform_(-bound, bound))  # reads x_t
-        self.U = nn.Parameter(torch.empty(H, H).uniform_(-bound, bound))  # carries h_{t-1}
-        self.b = nn.Parameter(torch.empty(H).uniform_(-bound, bound))
+        self.W = nn.Parameter(torch.empty(H, D).uniform_(-bound, bound))  # (H, D)
+        self.U = nn.Parameter(torch.empty(H, H).uniform_(-bound, bound))  # (H, H)
+        self.b = nn.Parameter(torch.empty(H).uniform_(-bound, bound))  # (H,)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """The next state (B, H) from the input x (B, D) and the previous state h (B, H)."""
+        """The next state (B, H) from x (B, D) and the previous state h (B, H)."""
         return torch.tanh(x @ self.W.T + h @ self.U.T + self.b)  # (B, H)
 
 
 class RNNLayer(nn.Module):
-    """An RNNCell run over a sequence, one step at a time (nn.RNN runs this loop in C++)."""
+    """An RNNCell run over a sequence, one step at a time (as nn.RNN does in C++)."""
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
@@ -109,7 +109,7 @@ class CharRNNConfig:
 
 
 def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy, in nats per token, of logits (B, T, vocab) for targets (B, T)."""
+    """Mean cross-entropy (nats per token) of logits (B, T, V) for targets (B, T)."""
     check_target_shape(targets, logits.shape[:-1])
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
@@ -128,7 +128,8 @@ class CharRNN(nn.Module):
             config.n_hidden,
             num_layers=config.n_layers,
             batch_first=True,
-            dropout=config.dropout if config.n_layers > 1 else 0.0,  # between layers only
+            # torch's dropout acts between layers only: none with one layer
+            dropout=config.dropout if config.n_layers > 1 else 0.0,
         )
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.n_hidden, config.vocab_size)  # weight V, bias c
@@ -154,10 +155,10 @@ class CharRNN(nn.Module):
 class StreamBatches:
     """(inputs, targets) windows of `batch_size` parallel streams of one long text.
 
-    Row b of every batch is the b-th of `batch_size` equal slices of the text, and batch
-    k holds its tokens k·T … (k+1)·T - 1 (T = seq_len), so row b of batch k + 1 continues
-    row b of batch k. Targets are the inputs shifted by one; a tail too short for a
-    window is left out. Each pass over the batches (an epoch) starts over.
+    Row b of every batch is the b-th of `batch_size` equal slices of the text, and
+    batch k holds its tokens k·T … (k+1)·T - 1 (T = seq_len), so row b of batch k + 1
+    continues row b of batch k. Targets are the inputs shifted by one; a tail too short
+    for a window is left out. Each pass over the batches (an epoch) starts over.
     """
 
     def __init__(self, ids: Sequence[int] | torch.Tensor, batch_size: int, seq_len: int) -> None:
@@ -208,7 +209,7 @@ class TruncatedBPTT(nn.Module):
     def forward(
         self, inputs: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(logits, loss) on inputs (B, T), from the carried state; carries the new one."""
+        """(logits, loss) for inputs (B, T), starting from the carried state."""
         check_carried_state(self.state, batch_size=inputs.shape[0])
         logits, state = self.model.run(inputs, self.state)
         self.state = detach_state(state)  # keep the values, drop the graph behind them
@@ -219,10 +220,10 @@ class TruncatedBPTT(nn.Module):
 def nats_per_token(
     model: CharRNN, ids: Sequence[int] | torch.Tensor, batch_size: int = 32, seq_len: int = 256
 ) -> float:
-    """The model's cross-entropy on a long text, in nats per token (every id but the first).
+    """The model's cross-entropy on a long text, in nats per token.
 
-    The text is cut into `batch_size` streams, each read from a zero state in windows of
-    `seq_len`, with the state carried from window to window.
+    Every id after the first is scored once. The text is cut into `batch_size` streams,
+    each read from a zero state in windows of `seq_len`, the state carried between them.
     """
     check_int("batch_size", batch_size)
     check_int("seq_len", seq_len)
@@ -254,9 +255,10 @@ def gradient_norms_through_time(
 ) -> torch.Tensor:
     """‖∂L_T/∂h_t‖ for t = T-1, T-2, …, 1: entry k-1 is the norm k steps back from T.
 
-    L_T is the cross-entropy of the last position of inputs (B, T); h_t is the whole state
-    after step t (all layers, and the LSTM's cell too); the norm is per sequence, averaged
-    over the batch. Eval mode, cuDNN off (its RNNs backpropagate only in training mode).
+    L_T is the cross-entropy of the last position of inputs (B, T); h_t is the whole
+    state after step t (all layers, and the LSTM's cell too); the norm is per sequence,
+    averaged over the batch. Eval mode, cuDNN off (its RNNs backpropagate only in
+    training mode).
     """
     check_ndim("inputs", inputs, 2, "(B, T)", what="token ids")
     check_target_shape(targets, inputs.shape)
@@ -307,6 +309,6 @@ def generate(
         probs = F.softmax(logits[0, -1].float().cpu() / temperature, dim=-1)  # (vocab,)
         token = torch.multinomial(probs, 1, generator=generator)  # (1,)
         out.append(int(token))
-        logits, state = model.run(token.to(device)[None], state)  # one step: (1, 1, vocab)
+        logits, state = model.run(token.to(device)[None], state)  # (1, 1, vocab)
     model.train(was_training)
     return out
