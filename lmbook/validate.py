@@ -314,3 +314,66 @@ def check_known_tokens(tokens: Sequence[str], stoi: dict[str, int]) -> None:
                 f"unknown token {token!r} and this Vocab has no <unk>; "
                 "build it with unk='<unk>' or add the token to the corpus"
             )
+
+
+# --- chapter 3: recurrent networks (token-id sequences, tensor shapes, carried states) ---
+
+
+def check_text_ids(
+    name: str,
+    ids: object,
+    vocab_size: int | None = None,
+    min_length: int = 0,
+    purpose: str = "",
+) -> None:
+    """`ids` is a 1-D sequence of token ids (a list or a tensor of ints), in [0, vocab_size).
+
+    At least `min_length` of them; `purpose` says what for, in the message ('to start from').
+    """
+    if isinstance(ids, str):
+        raise TypeError(f"{name} must be token ids, got a str; encode it with a Vocab first")
+    t = torch.as_tensor(ids)
+    if t.numel() == 0:
+        t = t.long()  # [] becomes a float tensor
+    if t.ndim != 1 or t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+        raise TypeError(f"{name} must be a 1-D sequence of ints, got {t.dtype} {tuple(t.shape)}")
+    if len(t) < min_length:
+        said = f"{name} holds {len(t)} id{'s' * (len(t) != 1)}, too few"
+        wanted = f"at least {min_length} id{'s' * (min_length != 1)}"
+        raise ValueError(f"{said}{f' {purpose}' if purpose else ''}: {wanted}")
+    if vocab_size is not None and len(t):
+        low, high = int(t.min()), int(t.max())
+        if low < 0 or high >= vocab_size:
+            raise ValueError(
+                f"{name} holds ids from {low} to {high}; this model knows ids 0 … {vocab_size - 1}"
+            )
+
+
+def check_ndim(name: str, value: object, ndim: int, shape: str, what: str = "a tensor") -> None:
+    """`value` is a tensor with `ndim` dimensions; `shape` names them ('(B, T)')."""
+    check_type(name, value, torch.Tensor, f"{what} of shape {shape}")
+    if value.ndim != ndim:
+        raise ValueError(f"{name} must be {what} of shape {shape}, got {tuple(value.shape)}")
+
+
+def check_target_shape(targets: torch.Tensor, shape: Sequence[int]) -> None:
+    """`targets` (B, T) has `shape`, the shape of the inputs they are the targets of."""
+    if tuple(targets.shape) != tuple(shape):
+        raise ValueError(
+            f"targets must have the shape of inputs, {tuple(shape)}, got {tuple(targets.shape)}"
+        )
+
+
+def check_carried_state(state: object, batch_size: int) -> None:
+    """`state`, carried between calls, is for `batch_size` streams, or None (none yet).
+
+    A state is h, or the LSTM's pair (h, c), each of shape (layers, B, H).
+    """
+    if state is None:
+        return
+    h = state[0] if isinstance(state, tuple) else state
+    if h.shape[1] != batch_size:
+        raise ValueError(
+            f"the carried state is for {h.shape[1]} streams but inputs have {batch_size} "
+            "rows; call reset() before reading new streams"
+        )

@@ -17,7 +17,10 @@ from lmbook.rnn import (
     StreamBatches,
     TruncatedBPTT,
     detach_state,
+    generate,
     gradient_norms_through_time,
+    lm_loss,
+    nats_per_token,
 )
 from lmbook.training import train
 
@@ -154,11 +157,11 @@ def test_char_rnn_shapes_loss_and_generation(kind):
     first, s = model.run(x[:, :4])
     second, _ = model.run(x[:, 4:], s)
     torch.testing.assert_close(torch.cat([first, second], 1), logits)
-    out = model.generate([1, 2], length=9, temperature=0.7, generator=torch.Generator())
+    out = generate(model, [1, 2], length=9, temperature=0.7, generator=torch.Generator())
     assert len(out) == 9 and all(0 <= i < 11 for i in out)
-    assert model.generate(torch.tensor([3]), length=0) == []
+    assert generate(model, torch.tensor([3]), length=0) == []
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    assert model.generate([1], 20, generator=g1) == model.generate([1], 20, generator=g2)
+    assert generate(model, [1], 20, generator=g1) == generate(model, [1], 20, generator=g2)
 
 
 def test_nats_per_token_scores_every_prediction_once():
@@ -166,9 +169,9 @@ def test_nats_per_token_scores_every_prediction_once():
     ids = torch.randint(0, 11, (53,), generator=torch.Generator().manual_seed(0))
     logits, _ = model.run(ids[None, :-1])  # one stream: the whole text at once
     expected = F.cross_entropy(logits[0], ids[1:]).item()
-    assert model.nats_per_token(ids, batch_size=1, seq_len=10) == pytest.approx(expected)
+    assert nats_per_token(model, ids, batch_size=1, seq_len=10) == pytest.approx(expected)
     # several streams (the last one padded) differ only by the context lost at stream starts
-    assert abs(model.nats_per_token(ids, batch_size=4, seq_len=5) - expected) < 0.1
+    assert abs(nats_per_token(model, ids, batch_size=4, seq_len=5) - expected) < 0.1
     assert model.training  # the mode is restored
 
 
@@ -198,9 +201,9 @@ def test_a_tiny_model_learns_a_repeated_string():
     batches = StreamBatches(ids, batch_size=4, seq_len=19)
     opt = torch.optim.Adam(model.parameters(), lr=5e-2)
     train(TruncatedBPTT(model), batches, opt, steps=40, device="cpu", clip=1.0, progress=False)
-    assert model.nats_per_token(ids, batch_size=1) < 0.1
+    assert nats_per_token(model, ids, batch_size=1) < 0.1
     prompt = [chars.index(ch) for ch in "to be or"]
-    out = model.generate(prompt, length=11, temperature=0.1)
+    out = generate(model, prompt, length=11, temperature=0.1)
     assert "".join(chars[i] for i in out) == " not to be "
 
 
@@ -214,7 +217,7 @@ def test_detach_state_handles_tensors_and_pairs():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"kind": "transformer"}, "unknown kind 'transformer'"),
+        ({"kind": "transformer"}, "kind must be one of 'rnn', 'gru', 'lstm', got 'transformer'"),
         ({"n_hidden": 0}, "n_hidden must be an int >= 1"),
         ({"n_layers": 1.5}, "n_layers must be an int >= 1"),
         ({"vocab_size": True}, "vocab_size must be an int >= 1"),
@@ -229,20 +232,25 @@ def test_config_errors(kwargs, match):
 def test_errors_name_the_bad_value():
     model = tiny("rnn")
     with pytest.raises(ValueError, match="temperature must be a number > 0, got 0"):
-        model.generate([1], 5, temperature=0)
+        generate(model, [1], 5, temperature=0)
     with pytest.raises(ValueError, match="length must be an int >= 0"):
-        model.generate([1], -1)
+        generate(model, [1], -1)
     with pytest.raises(ValueError, match=r"ids from 1 to 11; this model knows ids 0 … 10"):
-        model.generate([1, 11], 5)
-    with pytest.raises(ValueError, match="prompt_ids is empty"):
-        model.generate([], 5)
+        generate(model, [1, 11], 5)
+    with pytest.raises(
+        ValueError, match="prompt_ids holds 0 ids, too few to start from: at least 1 id"
+    ):
+        generate(model, [], 5)
     with pytest.raises(TypeError, match="encode it with a Vocab"):
-        model.generate("ROMEO", 5)
+        generate(model, "ROMEO", 5)
     with pytest.raises(ValueError, match="targets must have the shape of inputs"):
         model(torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long))
     with pytest.raises(ValueError, match=r"inputs must be token ids of shape \(B, T\)"):
         model(torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match="too short .* at least 41 ids"):
+    with pytest.raises(
+        ValueError,
+        match="ids holds 30 ids, too few for 4 streams of one window of 10: at least 41 ids",
+    ):
         StreamBatches(torch.arange(30), batch_size=4, seq_len=10)
     with pytest.raises(ValueError, match="seq_len must be an int >= 1"):
         StreamBatches(torch.arange(30), batch_size=4, seq_len=0)
@@ -254,8 +262,21 @@ def test_errors_name_the_bad_value():
         CharRNN({"kind": "rnn"})
     with pytest.raises(ValueError, match="hidden_size must be an int >= 1"):
         RNNCell(3, 0)
-    with pytest.raises(ValueError, match="need at least 2 ids"):
-        model.nats_per_token([1])
-    with pytest.raises(ValueError, match="T >= 2"):
+    with pytest.raises(
+        ValueError, match="ids holds 1 id, too few to score a prediction: at least 2 ids"
+    ):
+        nats_per_token(model, [1])
+    with pytest.raises(ValueError, match="the length T of inputs must be an int >= 2, got 1"):
         gradient_norms_through_time(model, torch.zeros(2, 1, dtype=torch.long), torch.zeros(2, 1))
-    assert math.isfinite(model.nats_per_token([1, 2, 3]))
+    assert math.isfinite(nats_per_token(model, [1, 2, 3]))
+
+
+def test_lm_loss_and_shape_errors():
+    logits = torch.randn(2, 3, 5)
+    targets = torch.randint(0, 5, (2, 3))
+    expected = F.cross_entropy(logits.reshape(6, 5), targets.reshape(6))
+    torch.testing.assert_close(lm_loss(logits, targets), expected)
+    with pytest.raises(ValueError, match=r"xs must be a tensor of shape \(B, T, D\), got \(2, 5\)"):
+        RNNLayer(5, 4)(torch.zeros(2, 5))
+    with pytest.raises(TypeError, match=r"inputs must be token ids of shape \(B, T\), got list"):
+        tiny("gru").run([[1, 2]])

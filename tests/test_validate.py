@@ -217,3 +217,49 @@ def test_check_tokens_and_vocabularies() -> None:
     check_known_tokens(["a"], {"a": 0})
     with pytest.raises(ValueError, match="unknown token 'b' and this Vocab has no <unk>"):
         check_known_tokens(["a", "b"], {"a": 0})
+
+
+# --- chapter 3: recurrent networks ---
+
+
+def test_check_text_ids() -> None:
+    from lmbook.validate import check_text_ids  # imported here: the file's sections stay apart
+
+    check_text_ids("ids", [0, 3, 4], vocab_size=5, min_length=3)
+    check_text_ids("ids", torch.tensor([1, 2], dtype=torch.int32))
+    check_text_ids("ids", [])  # nothing required, nothing given
+    with pytest.raises(TypeError, match="ids must be token ids, got a str; encode it with a Vocab"):
+        check_text_ids("ids", "ROMEO")
+    with pytest.raises(TypeError, match=r"ids must be a 1-D sequence of ints, got torch.float32"):
+        check_text_ids("ids", [1.0, 2.0])
+    with pytest.raises(TypeError, match=r"1-D sequence of ints, got torch.int64 \(1, 2\)"):
+        check_text_ids("ids", [[1, 2]])
+    with pytest.raises(TypeError, match="1-D sequence of ints, got torch.bool"):
+        check_text_ids("ids", torch.tensor([True]))
+    with pytest.raises(ValueError, match="p holds 1 id, too few to start: at least 2 ids"):
+        check_text_ids("p", [1], min_length=2, purpose="to start")
+    with pytest.raises(ValueError, match="p holds 0 ids, too few: at least 1 id$"):
+        check_text_ids("p", [], min_length=1)
+    with pytest.raises(ValueError, match="ids holds ids from -1 to 4; this model knows ids 0 … 4"):
+        check_text_ids("ids", [-1, 4], vocab_size=5)
+
+
+def test_check_ndim_target_shape_and_carried_state() -> None:
+    from lmbook.validate import check_carried_state, check_ndim, check_target_shape
+
+    check_ndim("x", torch.zeros(2, 3), 2, "(B, T)")
+    with pytest.raises(ValueError, match=r"x must be token ids of shape \(B, T\), got \(3,\)"):
+        check_ndim("x", torch.zeros(3), 2, "(B, T)", what="token ids")
+    with pytest.raises(TypeError, match=r"x must be a tensor of shape \(B, T\), got list"):
+        check_ndim("x", [[1]], 2, "(B, T)")
+    check_target_shape(torch.zeros(2, 3), (2, 3))
+    with pytest.raises(ValueError, match=r"shape of inputs, \(2, 3\), got \(2, 4\)"):
+        check_target_shape(torch.zeros(2, 4), torch.Size([2, 3]))
+    h = torch.zeros(1, 4, 8)
+    check_carried_state(None, batch_size=2)
+    check_carried_state(h, batch_size=4)
+    check_carried_state((h, h), batch_size=4)
+    with pytest.raises(
+        ValueError, match="state is for 4 streams but inputs have 2 rows; call reset"
+    ):
+        check_carried_state((h, h), batch_size=2)
