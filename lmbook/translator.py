@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from lmbook.attention import MultiHeadAttention, causal_mask, padding_mask, sinusoidal_positions
 from lmbook.seq2seq import BOS, EOS, PAD, UNK, State
@@ -56,7 +56,7 @@ from lmbook.validate import (
 
 @dataclass
 class TransformerConfig:
-    """The sizes and special ids of an encoder–decoder Transformer; from_vocabs fills the ids."""
+    """The sizes and special ids of an encoder–decoder transformer."""
 
     src_vocab_size: int
     tgt_vocab_size: int
@@ -67,29 +67,28 @@ class TransformerConfig:
     d_model: int = 128  # the width of every layer; even (sine–cosine positions)
     n_heads: int = 4  # each head attends with d_k = d_model / n_heads dimensions
     n_layers: int = 2  # encoder layers, and as many decoder layers
-    dropout: float = 0.1  # on embeddings, attention weights and every residual branch
+    dropout: float = 0.1  # on embeddings, attention weights and residual branches
     max_len: int = 256  # the longest source or target the positions cover
     tie_weights: bool = True  # the output layer shares the target embedding's weights
 
     def __post_init__(self) -> None:
-        sizes = ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_layers", "max_len")
-        for name in sizes:
+        sizes = ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_layers")
+        for name in (*sizes, "max_len"):
             check_int(name, getattr(self, name))
-        why = "each head gets d_model / n_heads dimensions"
-        check_divisible("d_model", self.d_model, self.n_heads, "n_heads", why)
+        per_head = "each head gets d_model / n_heads dimensions"
+        check_divisible("d_model", self.d_model, self.n_heads, "n_heads", per_head)
         check_divisible("d_model", self.d_model, 2, why="sine–cosine positions come in pairs")
         check_number("dropout", self.dropout, low=0, high=1, high_open=True)
         check_type("tie_weights", self.tie_weights, bool, "True or False")
-        check_index("src_pad_id", self.src_pad_id, self.src_vocab_size, "src_vocab_size")
+        V_src, V_tgt = self.src_vocab_size, self.tgt_vocab_size
+        check_index("src_pad_id", self.src_pad_id, V_src, "src_vocab_size")
         for name in ("tgt_pad_id", "bos_id", "eos_id"):
-            check_index(name, getattr(self, name), self.tgt_vocab_size, "tgt_vocab_size")
+            check_index(name, getattr(self, name), V_tgt, "tgt_vocab_size")
         check_distinct(tgt_pad_id=self.tgt_pad_id, bos_id=self.bos_id, eos_id=self.eos_id)
 
     @classmethod
-    def from_vocabs(
-        cls, src_vocab: Vocab, tgt_vocab: Vocab, **sizes: int | float | bool
-    ) -> TransformerConfig:
-        """The config whose vocabulary sizes and special ids are those of the vocabularies."""
+    def from_vocabs(cls, src_vocab: Vocab, tgt_vocab: Vocab, **sizes) -> TransformerConfig:
+        """The config with the vocabularies' sizes and special ids, and `sizes`."""
         check_vocab_tokens("src_vocab", src_vocab, (PAD, BOS, EOS, UNK))
         check_vocab_tokens("tgt_vocab", tgt_vocab, (PAD, BOS, EOS, UNK))
         return cls(
@@ -115,7 +114,7 @@ class EncoderLayer(nn.Module):
         self.ln_2 = nn.LayerNorm(d)
         self.mlp = MLP(d, config.dropout)
 
-    def forward(self, x: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Tensor, src_mask: Tensor) -> Tensor:
         """x (B, S, d_model), src_mask (B, S) True at real tokens -> (B, S, d_model)."""
         h = self.ln_1(x)
         a, _ = self.attn(h, h, h, padding_mask=src_mask)  # no token attends to padding
@@ -124,7 +123,7 @@ class EncoderLayer(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    """One pre-LN decoder layer: causal self-attention, cross-attention to the memory, MLP."""
+    """One pre-LN decoder layer: causal self-attention, cross-attention, then an MLP."""
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
@@ -138,45 +137,33 @@ class DecoderLayer(nn.Module):
         self.mlp = MLP(d, config.dropout)
 
     def forward(
-        self,
-        y: torch.Tensor,
-        memory: torch.Tensor,
-        src_mask: torch.Tensor,
-        need_weights: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """y (B, T, d_model), memory (B, S, d_model), src_mask (B, S) -> y (B, T, d_model),
-        and the cross-attention weights (B, n_heads, T, S) if need_weights, else None."""
+        self, y: Tensor, memory: Tensor, src_mask: Tensor, need_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """y (B, T, d_model), memory (B, S, d_model), src_mask (B, S) -> y (B, T,
+        d_model), and the cross-attention weights (B, n_heads, T, S) or None."""
         h = self.ln_1(y)
         a, _ = self.self_attn(h, h, h, mask=causal_mask(y.size(1), y.device))  # no peeking
         y = y + self.drop(a)
         h = self.ln_2(y)  # queries from the target; keys and values from the source
-        a, weights = self.cross_attn(
-            h, memory, memory, need_weights=need_weights, padding_mask=src_mask
-        )
+        a, w = self.cross_attn(h, memory, memory, need_weights=need_weights, padding_mask=src_mask)
         y = y + self.drop(a)
-        return y + self.mlp(self.ln_3(y)), weights
+        return y + self.mlp(self.ln_3(y)), w
 
 
 class TransformerSeq2Seq(nn.Module):
-    """The encoder–decoder Transformer: forward(src, tgt) -> (logits, loss), and decoding.
-
-    Tokens are embedded, scaled by √d_model and added to sinusoidal positions. The
-    encoder's layers and a LayerNorm turn the source into the memory; the decoder's
-    layers and a LayerNorm turn the target prefix into one vector per position, which
-    the output layer (tied to the target embedding if config.tie_weights) maps to logits.
-    """
+    """The encoder–decoder transformer: forward(src, tgt) -> (logits, loss); encode and
+    decode_step for chapter 4's greedy and beam search."""
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         check_type("config", config, TransformerConfig, "a TransformerConfig")
-        self.config = config
-        d, L = config.d_model, config.n_layers
+        self.config, d, L = config, config.d_model, config.n_layers
         self.src_embed = nn.Embedding(config.src_vocab_size, d)
         self.tgt_embed = nn.Embedding(config.tgt_vocab_size, d)
-        for embed in (self.src_embed, self.tgt_embed):
-            nn.init.normal_(embed.weight, std=d**-0.5)  # times √d_model: unit scale
-        # fixed, so not saved in the state dict; .to() and .double() move and cast it
-        self.register_buffer("pe", sinusoidal_positions(config.max_len, d), persistent=False)
+        for table in (self.src_embed, self.tgt_embed):
+            nn.init.normal_(table.weight, std=d**-0.5)  # times √d_model: unit scale
+        pe = sinusoidal_positions(config.max_len, d)  # fixed: not in the state dict
+        self.register_buffer("pe", pe, persistent=False)
         self.drop = nn.Dropout(config.dropout)
         self.encoder = nn.ModuleList(EncoderLayer(config) for _ in range(L))
         self.ln_enc = nn.LayerNorm(d)
@@ -186,64 +173,54 @@ class TransformerSeq2Seq(nn.Module):
         if config.tie_weights:
             self.out.weight = self.tgt_embed.weight  # one (V, d_model) matrix, both ways
 
-    def embed(self, ids: torch.Tensor, table: nn.Embedding, start: int = 0) -> torch.Tensor:
+    def embed(self, ids: Tensor, table: nn.Embedding, start: int = 0) -> Tensor:
         """ids (B, T) at positions start … start+T-1 -> (B, T, d_model)."""
-        x = table(ids) * math.sqrt(self.config.d_model) + self.pe[start : start + ids.size(1)]
-        return self.drop(x)
+        x = table(ids) * math.sqrt(self.config.d_model)
+        return self.drop(x + self.pe[start : start + ids.size(1)])
 
-    def encode(self, src: torch.Tensor) -> State:
-        """src (B, S) -> the state: "memory" (B, S, d_model), "src_mask" (B, S)."""
+    def encode(self, src: Tensor) -> State:
+        """src (B, S) -> {"memory": (B, S, d_model), "src_mask": (B, S)}."""
         check_source_ids(src, self.config.src_pad_id, self.config.max_len)
-        src_mask = padding_mask(src, pad_id=self.config.src_pad_id)  # True at real tokens
+        src_mask = padding_mask(src, pad_id=self.config.src_pad_id)  # True at tokens
         x = self.embed(src, self.src_embed)  # (B, S, d_model)
         for layer in self.encoder:
             x = layer(x, src_mask)
         return {"memory": self.ln_enc(x), "src_mask": src_mask}
 
-    def decode(
-        self, y: torch.Tensor, state: State, need_weights: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """y (B, T) -> logits (B, T, V) at every position, and if need_weights the
-        cross-attention weights (B, n_layers, n_heads, T, S), else None."""
+    def decode(self, y: Tensor, state: State) -> Tensor:
+        """Target ids y (B, T) -> logits (B, T, V) of each position's next token."""
         check_positions("target", y.size(1), self.config.max_len)
         x = self.embed(y, self.tgt_embed)  # (B, T, d_model)
-        weights = []
         for layer in self.decoder:
-            x, w = layer(x, state["memory"], state["src_mask"], need_weights)
-            weights.append(w)
-        logits = self.out(self.ln_dec(x))  # (B, T, V)
-        return logits, torch.stack(weights, dim=1) if need_weights else None
+            x, _ = layer(x, state["memory"], state["src_mask"])
+        return self.out(self.ln_dec(x))  # (B, T, V)
 
-    def decode_step(self, prev: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """prev (B,) -> logits (B, V) of the next token, and the state with prev read.
-        Reads one position per step, through a cache: see `cached_step`."""
+    def decode_step(self, prev: Tensor, state: State) -> tuple[Tensor, State]:
+        """prev (B,) -> logits (B, V) of the next token, the new state (cached_step)."""
         return cached_step(self, prev, state)
 
-    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, src: Tensor, tgt: Tensor) -> tuple[Tensor, Tensor]:
         """src (B, S), tgt (B, T) = <bos> … <eos> <pad>… -> logits (B, T-1, V), and the
         mean cross-entropy over the target positions that are not <pad>."""
         check_targets(tgt, src.size(0), self.config.bos_id)
-        logits, _ = self.decode(tgt[:, :-1], self.encode(src))  # teacher forcing
-        loss = F.cross_entropy(
-            logits.flatten(0, 1), tgt[:, 1:].flatten(), ignore_index=self.config.tgt_pad_id
-        )
-        return logits, loss
+        logits = self.decode(tgt[:, :-1], self.encode(src))  # teacher forcing
+        targets, pad = tgt[:, 1:].flatten(), self.config.tgt_pad_id  # <pad>: no loss
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets, ignore_index=pad)
 
 
 # --- decoding one token per step, with a cache --------------------------------------------
 
 
-def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """(B, T, d_model) -> (B, n_heads, T, d_k), as MultiHeadAttention splits its heads."""
+def split_heads(x: Tensor, n_heads: int) -> Tensor:
+    """(B, T, d_model) -> (B, n_heads, T, d_k), the split MultiHeadAttention makes."""
     B, T, d_model = x.shape
     return x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)
 
 
 def start_cache(model: TransformerSeq2Seq, state: State) -> State:
-    """The state before the first step: encode's, plus every decoder layer's
-    cross-attention keys and values (B, n_layers, n_heads, S, d_k), projected from the
-    memory once, and its self-attention keys and values, none yet (B, n_layers, n_heads,
-    0, d_k)."""
+    """encode's state, and every decoder layer's cross-attention keys and values
+    "cross_k", "cross_v" (B, n_layers, n_heads, S, d_k), projected from the memory
+    once, and its self-attention keys and values "self_k", "self_v", none yet."""
     memory, h = state["memory"], model.config.n_heads
     k = [split_heads(layer.cross_attn.W_k(memory), h) for layer in model.decoder]
     v = [split_heads(layer.cross_attn.W_v(memory), h) for layer in model.decoder]
@@ -253,26 +230,19 @@ def start_cache(model: TransformerSeq2Seq, state: State) -> State:
 
 
 def attend(
-    attn: MultiHeadAttention,
-    x: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    mask: torch.Tensor | None,
-    dropout_p: float,
-) -> torch.Tensor:
-    """attn's heads, with queries from x (B, T, d_model) and keys and values projected
-    already, k and v (B, n_heads, T_k, d_k) -> (B, T, d_model)."""
+    attn: MultiHeadAttention, x: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, p: float
+) -> Tensor:
+    """attn's heads with queries from x (B, T, d_model), over keys and values already
+    projected, k and v (B, n_heads, T_k, d_k); p: dropout -> (B, T, d_model)."""
     q = split_heads(attn.W_q(x), k.size(1))  # (B, n_heads, T, d_k)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
-    return attn.W_o(out.transpose(1, 2).flatten(2))  # heads side by side: (B, T, d_model)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+    return attn.W_o(out.transpose(1, 2).flatten(2))  # heads side by side again
 
 
-def cached_step(
-    model: TransformerSeq2Seq, prev: torch.Tensor, state: State
-) -> tuple[torch.Tensor, State]:
+def cached_step(model: TransformerSeq2Seq, prev: Tensor, state: State) -> tuple[Tensor, State]:
     """Read prev (B,) at position t, the number of tokens cached -> logits (B, V) of the
     next token, and the state with prev's keys and values added to every layer's cache.
-    The same numbers as model.decode over the whole prefix, at one position's cost."""
+    The numbers of model.decode over the whole prefix, at the cost of one position."""
     if "self_k" not in state:
         state = start_cache(model, state)
     t, h = state["self_k"].size(3), model.config.n_heads
@@ -281,13 +251,13 @@ def cached_step(
     src_mask = state["src_mask"][:, None, None, :]  # (B, 1, 1, S)
     y = model.embed(prev[:, None], model.tgt_embed, start=t)  # (B, 1, d_model)
     keys, values = [], []
-    for i, layer in enumerate(model.decoder):
+    for i, layer in enumerate(model.decoder):  # DecoderLayer.forward, for one position
         x = layer.ln_1(y)
         k = torch.cat([state["self_k"][:, i], split_heads(layer.self_attn.W_k(x), h)], 2)
         v = torch.cat([state["self_v"][:, i], split_heads(layer.self_attn.W_v(x), h)], 2)
         y = y + layer.drop(attend(layer.self_attn, x, k, v, None, p))  # sees 0 … t
-        cross_k, cross_v = state["cross_k"][:, i], state["cross_v"][:, i]
-        y = y + layer.drop(attend(layer.cross_attn, layer.ln_2(y), cross_k, cross_v, src_mask, p))
+        k_src, v_src = state["cross_k"][:, i], state["cross_v"][:, i]
+        y = y + layer.drop(attend(layer.cross_attn, layer.ln_2(y), k_src, v_src, src_mask, p))
         y = y + layer.mlp(layer.ln_3(y))
         keys.append(k)  # (B, n_heads, t + 1, d_k)
         values.append(v)
@@ -298,18 +268,20 @@ def cached_step(
 # --- reading the cross-attention -----------------------------------------------------------
 
 
-def cross_attention_weights(
-    model: TransformerSeq2Seq, src: torch.Tensor, tgt: torch.Tensor
-) -> torch.Tensor:
-    """(B, n_layers, n_heads, T-1, S) cross-attention under teacher forcing, in eval mode
-    and without gradients: [b, l, h, j, i] is how much head h of decoder layer l, while
-    producing tgt[b, j+1], looks at source token i. Rows sum to 1; padding gets 0."""
+def cross_attention_weights(model: TransformerSeq2Seq, src: Tensor, tgt: Tensor) -> Tensor:
+    """(B, n_layers, n_heads, T-1, S) cross-attention under teacher forcing, in eval
+    mode, without gradients: [b, l, h, j, i] is how much head h of decoder layer l,
+    producing tgt[b, j+1], looks at source token i. Rows sum to 1, and are 0 on <pad>."""
     check_targets(tgt, src.size(0), model.config.bos_id)
-    was_training = model.training
+    was_training, weights = model.training, []
     model.eval()
     try:
         with torch.no_grad():
-            _, weights = model.decode(tgt[:, :-1], model.encode(src), need_weights=True)
+            state = model.encode(src)
+            y = model.embed(tgt[:, :-1], model.tgt_embed)  # (B, T-1, d_model)
+            for layer in model.decoder:
+                y, w = layer(y, state["memory"], state["src_mask"], need_weights=True)
+                weights.append(w)  # (B, n_heads, T-1, S)
     finally:
         model.train(was_training)
-    return weights
+    return torch.stack(weights, dim=1)

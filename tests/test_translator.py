@@ -43,7 +43,7 @@ class Rereading(TransformerSeq2Seq):
 
     def decode_step(self, prev: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
         prefix = torch.cat([state["prefix"], prev[:, None]], dim=1)  # (B, t)
-        logits, _ = self.decode(prefix, state)  # (B, t, V)
+        logits = self.decode(prefix, state)  # (B, t, V)
         return logits[:, -1], {**state, "prefix": prefix}
 
 
