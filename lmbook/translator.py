@@ -271,7 +271,7 @@ def cached_step(model: TransformerSeq2Seq, prev: Tensor, state: State) -> tuple[
 def cross_attention_weights(model: TransformerSeq2Seq, src: Tensor, tgt: Tensor) -> Tensor:
     """(B, n_layers, n_heads, T-1, S) cross-attention under teacher forcing, in eval
     mode, without gradients: [b, l, h, j, i] is how much head h of decoder layer l,
-    producing tgt[b, j+1], looks at source token i. Rows sum to 1, and are 0 on <pad>."""
+    producing tgt[b, j+1], looks at source token i. Rows sum to 1; <pad> gets 0."""
     check_targets(tgt, src.size(0), model.config.bos_id)
     was_training, weights = model.training, []
     model.eval()
