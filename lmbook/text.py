@@ -17,13 +17,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from lmbook.validate import (
-    check_distinct,
     check_known_tokens,
     check_min_freq,
     check_nonempty,
     check_str,
     check_str_items,
     check_tokens,
+    check_unique,
     check_vocab_ids,
 )
 
@@ -70,7 +70,7 @@ class Vocab:
         check_nonempty("tokens", counts)
         check_str_items("tokens", counts)
         check_min_freq(min_freq, counts)
-        check_distinct("specials", specials)
+        check_unique("specials", specials)
         reserved = ([unk] if unk is not None else []) + [s for s in specials if s != unk]
         kept = [t for t, c in counts.most_common() if c >= min_freq and t not in reserved]
         self.unk = unk

@@ -20,9 +20,11 @@ Padding never changes a sentence's numbers: source padding is masked in the enco
 self-attention and in the cross-attention; target padding comes after every real target
 token, so the causal mask already hides it, and the loss ignores it.
 
-The decoding state is batch-first like chapters 4 and 5's, so `lmbook.decoding.select`
-(beam search) works on it: "memory" (B, S, d_model), "src_mask" (B, S), and "prefix"
-(B, t), the target tokens read so far.
+Decoding reads one token per step and caches what earlier steps computed
+(`start_cache`, `cached_step`): each decoder layer's self-attention keys and values of
+the tokens read so far, and its cross-attention keys and values, projected from the
+memory once per source. Every tensor of the decoding state is batch-first, like
+chapters 4 and 5's, so `lmbook.decoding.select` (beam search) reorders it.
 """
 
 from __future__ import annotations
@@ -32,17 +34,29 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from lmbook.attention import MultiHeadAttention, causal_mask, padding_mask, sinusoidal_positions
-from lmbook.seq2seq import BOS, EOS, PAD, State, _check_vocab
+from lmbook.seq2seq import BOS, EOS, PAD, UNK, State
 from lmbook.text import Vocab
 from lmbook.transformer import MLP
+from lmbook.validate import (
+    check_distinct,
+    check_divisible,
+    check_index,
+    check_int,
+    check_number,
+    check_positions,
+    check_source_ids,
+    check_target_batch,
+    check_type,
+    check_vocab_tokens,
+)
 
 
 @dataclass
 class TransformerConfig:
-    """The sizes and special ids of an encoder–decoder Transformer; from_vocabs fills the ids."""
+    """The sizes and special ids of an encoder–decoder transformer."""
 
     src_vocab_size: int
     tgt_vocab_size: int
@@ -53,49 +67,30 @@ class TransformerConfig:
     d_model: int = 128  # the width of every layer; even (sine–cosine positions)
     n_heads: int = 4  # each head attends with d_k = d_model / n_heads dimensions
     n_layers: int = 2  # encoder layers, and as many decoder layers
-    dropout: float = 0.1  # on embeddings, attention weights and every residual branch
+    dropout: float = 0.1  # on embeddings, attention weights and residual branches
     max_len: int = 256  # the longest source or target the positions cover
     tie_weights: bool = True  # the output layer shares the target embedding's weights
 
     def __post_init__(self) -> None:
-        sizes = ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_layers", "max_len")
-        for name in sizes:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}: "
-                "each head gets d_model / n_heads dimensions"
-            )
-        if self.d_model % 2:
-            raise ValueError(f"d_model must be even (sine–cosine positions), got {self.d_model}")
-        if isinstance(self.dropout, bool) or not (
-            isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1
-        ):
-            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
-        if not isinstance(self.tie_weights, bool):
-            raise TypeError(f"tie_weights must be True or False, got {self.tie_weights!r}")
-        ids = [("src_pad_id", "src_vocab_size")] + [
-            (name, "tgt_vocab_size") for name in ("tgt_pad_id", "bos_id", "eos_id")
-        ]
-        for name, size_name in ids:
-            value, size = getattr(self, name), getattr(self, size_name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
-                raise ValueError(f"{name} must be an int in [0, {size_name}={size}), got {value!r}")
-        if len({self.tgt_pad_id, self.bos_id, self.eos_id}) < 3:
-            raise ValueError(
-                f"tgt_pad_id, bos_id and eos_id must differ, got {self.tgt_pad_id}, "
-                f"{self.bos_id} and {self.eos_id}"
-            )
+        sizes = ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_layers")
+        for name in (*sizes, "max_len"):
+            check_int(name, getattr(self, name))
+        per_head = "each head gets d_model / n_heads dimensions"
+        check_divisible("d_model", self.d_model, self.n_heads, "n_heads", per_head)
+        check_divisible("d_model", self.d_model, 2, why="sine–cosine positions come in pairs")
+        check_number("dropout", self.dropout, low=0, high=1, high_open=True)
+        check_type("tie_weights", self.tie_weights, bool, "True or False")
+        V_src, V_tgt = self.src_vocab_size, self.tgt_vocab_size
+        check_index("src_pad_id", self.src_pad_id, V_src, "src_vocab_size")
+        for name in ("tgt_pad_id", "bos_id", "eos_id"):
+            check_index(name, getattr(self, name), V_tgt, "tgt_vocab_size")
+        check_distinct(tgt_pad_id=self.tgt_pad_id, bos_id=self.bos_id, eos_id=self.eos_id)
 
     @classmethod
-    def from_vocabs(
-        cls, src_vocab: Vocab, tgt_vocab: Vocab, **sizes: int | float | bool
-    ) -> TransformerConfig:
-        """The config whose vocabulary sizes and special ids are those of the two vocabularies."""
-        _check_vocab(src_vocab, "src_vocab")
-        _check_vocab(tgt_vocab, "tgt_vocab")
+    def from_vocabs(cls, src_vocab: Vocab, tgt_vocab: Vocab, **sizes) -> TransformerConfig:
+        """The config with the vocabularies' sizes and special ids, and `sizes`."""
+        check_vocab_tokens("src_vocab", src_vocab, (PAD, BOS, EOS, UNK))
+        check_vocab_tokens("tgt_vocab", tgt_vocab, (PAD, BOS, EOS, UNK))
         return cls(
             src_vocab_size=len(src_vocab),
             tgt_vocab_size=len(tgt_vocab),
@@ -119,7 +114,7 @@ class EncoderLayer(nn.Module):
         self.ln_2 = nn.LayerNorm(d)
         self.mlp = MLP(d, config.dropout)
 
-    def forward(self, x: torch.Tensor, src_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Tensor, src_mask: Tensor) -> Tensor:
         """x (B, S, d_model), src_mask (B, S) True at real tokens -> (B, S, d_model)."""
         h = self.ln_1(x)
         a, _ = self.attn(h, h, h, padding_mask=src_mask)  # no token attends to padding
@@ -128,7 +123,7 @@ class EncoderLayer(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    """One pre-LN decoder layer: causal self-attention, cross-attention over the memory, MLP."""
+    """One pre-LN decoder layer: causal self-attention, cross-attention, then an MLP."""
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
@@ -142,168 +137,151 @@ class DecoderLayer(nn.Module):
         self.mlp = MLP(d, config.dropout)
 
     def forward(
-        self,
-        y: torch.Tensor,
-        memory: torch.Tensor,
-        src_mask: torch.Tensor,
-        need_weights: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """y (B, T, d_model), memory (B, S, d_model), src_mask (B, S) -> y (B, T, d_model),
-        and the cross-attention weights (B, n_heads, T, S) if need_weights else None."""
+        self, y: Tensor, memory: Tensor, src_mask: Tensor, need_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """y (B, T, d_model), memory (B, S, d_model), src_mask (B, S) -> y (B, T,
+        d_model), and the cross-attention weights (B, n_heads, T, S) or None."""
         h = self.ln_1(y)
         a, _ = self.self_attn(h, h, h, mask=causal_mask(y.size(1), y.device))  # no peeking
         y = y + self.drop(a)
-        a, weights = self.cross_attn(
-            self.ln_2(y), memory, memory, need_weights=need_weights, padding_mask=src_mask
-        )  # queries from the target, keys and values from the source
+        h = self.ln_2(y)  # queries from the target; keys and values from the source
+        a, w = self.cross_attn(h, memory, memory, need_weights=need_weights, padding_mask=src_mask)
         y = y + self.drop(a)
-        return y + self.mlp(self.ln_3(y)), weights
+        return y + self.mlp(self.ln_3(y)), w
 
 
 class TransformerSeq2Seq(nn.Module):
-    """The encoder–decoder Transformer: forward(src, tgt) -> (logits, loss), and decoding.
-
-    Tokens are embedded, scaled by √d_model (the embeddings start at std 1/√d_model, so
-    the sum has unit scale), and added to sinusoidal positions. N encoder layers and a
-    final LayerNorm turn the source into the memory; N decoder layers and a final
-    LayerNorm turn the target prefix into a vector per position, which the output layer
-    (tied to the target embedding when config.tie_weights) turns into logits.
-    """
+    """The encoder–decoder transformer: forward(src, tgt) -> (logits, loss); encode and
+    decode_step for chapter 4's greedy and beam search."""
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
-        if not isinstance(config, TransformerConfig):
-            raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
-        self.config = config
-        d = config.d_model
+        check_type("config", config, TransformerConfig, "a TransformerConfig")
+        self.config, d, L = config, config.d_model, config.n_layers
         self.src_embed = nn.Embedding(config.src_vocab_size, d)
         self.tgt_embed = nn.Embedding(config.tgt_vocab_size, d)
-        for embed in (self.src_embed, self.tgt_embed):
-            nn.init.normal_(embed.weight, std=d**-0.5)
-        # fixed, so not saved in the state dict; .to() and .double() move and cast it
-        self.register_buffer("pe", sinusoidal_positions(config.max_len, d), persistent=False)
+        for table in (self.src_embed, self.tgt_embed):
+            nn.init.normal_(table.weight, std=d**-0.5)  # times √d_model: unit scale
+        pe = sinusoidal_positions(config.max_len, d)  # fixed: not in the state dict
+        self.register_buffer("pe", pe, persistent=False)
         self.drop = nn.Dropout(config.dropout)
-        self.encoder = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_layers))
+        self.encoder = nn.ModuleList(EncoderLayer(config) for _ in range(L))
         self.ln_enc = nn.LayerNorm(d)
-        self.decoder = nn.ModuleList(DecoderLayer(config) for _ in range(config.n_layers))
+        self.decoder = nn.ModuleList(DecoderLayer(config) for _ in range(L))
         self.ln_dec = nn.LayerNorm(d)
         self.out = nn.Linear(d, config.tgt_vocab_size, bias=False)
         if config.tie_weights:
             self.out.weight = self.tgt_embed.weight  # one (V, d_model) matrix, both ways
 
-    def _embed(self, ids: torch.Tensor, embed: nn.Embedding, what: str) -> torch.Tensor:
-        """ids (B, T) -> dropout(embedding · √d_model + positions) (B, T, d_model)."""
-        T = ids.size(1)
-        if T > self.config.max_len:
-            raise ValueError(
-                f"the {what} has {T} positions but config.max_len={self.config.max_len}; "
-                "build the model with a larger max_len"
-            )
-        x = embed(ids) * math.sqrt(self.config.d_model) + self.pe[:T]  # (B, T, d_model)
-        return self.drop(x)
+    def embed(self, ids: Tensor, table: nn.Embedding, start: int = 0) -> Tensor:
+        """ids (B, T) at positions start … start+T-1 -> (B, T, d_model)."""
+        x = table(ids) * math.sqrt(self.config.d_model)
+        return self.drop(x + self.pe[start : start + ids.size(1)])
 
-    def encode(self, src: torch.Tensor) -> State:
-        """src (B, S) -> the decoding state {"memory", "src_mask", "prefix" (B, 0)}."""
-        if not isinstance(src, torch.Tensor) or src.ndim != 2 or src.dtype != torch.long:
-            raise TypeError(
-                "src must be a (B, S) LongTensor of source ids, got "
-                + (
-                    f"{src.dtype} {tuple(src.shape)}"
-                    if torch.is_tensor(src)
-                    else type(src).__name__
-                )
-            )
-        src_mask = padding_mask(src, pad_id=self.config.src_pad_id)  # (B, S)
-        lengths = src_mask.sum(1)  # (B,)
-        if bool((lengths == 0).any()):
-            raise ValueError(
-                f"source row {int((lengths == 0).nonzero()[0])} is all <pad> "
-                f"(id {self.config.src_pad_id}): every source needs a token "
-                "(encode_pairs adds <eos>)"
-            )
-        if not torch.equal(src_mask, padding_mask(lengths, max_len=src.size(1))):
-            # left padding would shift a sentence's positions, and so change its numbers
-            raise ValueError(
-                f"sources must be padded on the right only, with <pad> = {self.config.src_pad_id}"
-            )
-        x = self._embed(src, self.src_embed, "source")  # (B, S, d_model)
+    def encode(self, src: Tensor) -> State:
+        """src (B, S) -> {"memory": (B, S, d_model), "src_mask": (B, S)}."""
+        check_source_ids(src, self.config.src_pad_id, self.config.max_len)
+        src_mask = padding_mask(src, pad_id=self.config.src_pad_id)  # True at tokens
+        x = self.embed(src, self.src_embed)  # (B, S, d_model)
         for layer in self.encoder:
             x = layer(x, src_mask)
-        memory = self.ln_enc(x)  # (B, S, d_model)
-        return {"memory": memory, "src_mask": src_mask, "prefix": src.new_zeros(src.size(0), 0)}
+        return {"memory": self.ln_enc(x), "src_mask": src_mask}
 
-    def decode(
-        self, y: torch.Tensor, state: State, need_weights: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Run the decoder over y (B, T) -> logits (B, T, V) at every position, and if
-        need_weights the cross-attention weights (B, n_layers, n_heads, T, S), else None."""
-        x = self._embed(y, self.tgt_embed, "target")  # (B, T, d_model)
-        weights = []
+    def decode(self, y: Tensor, state: State) -> Tensor:
+        """Target ids y (B, T) -> logits (B, T, V) of each position's next token."""
+        check_positions("target", y.size(1), self.config.max_len)
+        x = self.embed(y, self.tgt_embed)  # (B, T, d_model)
         for layer in self.decoder:
-            x, w = layer(x, state["memory"], state["src_mask"], need_weights)
-            weights.append(w)
-        logits = self.out(self.ln_dec(x))  # (B, T, V)
-        return logits, torch.stack(weights, dim=1) if need_weights else None
+            x, _ = layer(x, state["memory"], state["src_mask"])
+        return self.out(self.ln_dec(x))  # (B, T, V)
 
-    def decode_step(self, prev: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One decoding step: prev (B,) tokens -> logits (B, V) of the next, and the new state.
+    def decode_step(self, prev: Tensor, state: State) -> tuple[Tensor, State]:
+        """prev (B,) -> logits (B, V) of the next token, the new state (cached_step)."""
+        return cached_step(self, prev, state)
 
-        The state keeps the prefix read so far, and each step runs the decoder over all of
-        it again: simple and correct, but step t costs t positions. Chapter 6's GPT keeps
-        a KV cache, the keys and values of earlier positions, to compute only the new one.
-        """
-        prefix = torch.cat([state["prefix"], prev[:, None]], dim=1)  # (B, t)
-        logits, _ = self.decode(prefix, state)  # (B, t, V)
-        return logits[:, -1], {**state, "prefix": prefix}
+    def forward(self, src: Tensor, tgt: Tensor) -> tuple[Tensor, Tensor]:
+        """src (B, S), tgt (B, T) = <bos> … <eos> <pad>… -> logits (B, T-1, V), and the
+        mean cross-entropy over the target positions that are not <pad>."""
+        check_target_batch(tgt, src.size(0), self.config.bos_id)
+        logits = self.decode(tgt[:, :-1], self.encode(src))  # teacher forcing
+        targets, pad = tgt[:, 1:].flatten(), self.config.tgt_pad_id  # <pad>: no loss
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets, ignore_index=pad)
 
-    def _check_tgt(self, src: torch.Tensor, tgt: torch.Tensor) -> None:
-        if not isinstance(tgt, torch.Tensor) or tgt.ndim != 2 or tgt.size(1) < 2:
-            raise ValueError(
-                "tgt must be (B, T) with T >= 2: at least <bos> and <eos>, got "
-                + (f"shape {tuple(tgt.shape)}" if torch.is_tensor(tgt) else type(tgt).__name__)
-            )
-        if tgt.size(0) != src.size(0):
-            raise ValueError(
-                f"src and tgt must hold the same number of sentences, got {src.size(0)} and "
-                f"{tgt.size(0)}"
-            )
-        if bool((tgt[:, 0] != self.config.bos_id).any()):
-            raise ValueError(
-                f"every target must start with <bos> (id {self.config.bos_id}), got first ids "
-                f"{tgt[:, 0].tolist()[:8]}; encode targets with encode_pairs"
-            )
 
-    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """src (B, S), tgt (B, T) = <bos> ... <eos> <pad>... -> logits (B, T-1, V), mean loss.
+# --- decoding one token per step, with a cache --------------------------------------------
 
-        Teacher forcing, as in chapter 4: the decoder reads tgt[:, :-1] and predicts
-        tgt[:, 1:], all positions at once (the causal mask keeps each from seeing its
-        answer); the loss is the mean cross-entropy over target positions that are not <pad>.
-        """
-        self._check_tgt(src, tgt)
-        logits, _ = self.decode(tgt[:, :-1], self.encode(src))  # (B, T-1, V)
-        loss = F.cross_entropy(
-            logits.reshape(-1, logits.size(-1)),
-            tgt[:, 1:].reshape(-1),
-            ignore_index=self.config.tgt_pad_id,  # padding adds nothing to the loss
-        )
-        return logits, loss
 
-    def cross_attention_weights(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-        """(B, n_layers, n_heads, T-1, S) cross-attention under teacher forcing, in eval mode
-        and without gradients: [b, l, h, j, i] is how much head h of decoder layer l, while
-        producing tgt[b, j+1], looks at source token i.
+def split_heads(x: Tensor, n_heads: int) -> Tensor:
+    """(B, T, d_model) -> (B, n_heads, T, d_k), the split MultiHeadAttention makes."""
+    B, T, d_model = x.shape
+    return x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)
 
-        Each row sums to 1 over the real source tokens and is 0 on padding. For one heat map
-        per sentence, comparable with chapter 5's `attention_weights` (B, T-1, S), average
-        the heads of a layer, e.g. the last: `weights[:, -1].mean(1)`.
-        """
-        self._check_tgt(src, tgt)
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                _, weights = self.decode(tgt[:, :-1], self.encode(src), need_weights=True)
-        finally:
-            self.train(was_training)
-        return weights
+
+def start_cache(model: TransformerSeq2Seq, state: State) -> State:
+    """encode's state, and every decoder layer's cross-attention keys and values
+    "cross_k", "cross_v" (B, n_layers, n_heads, S, d_k), projected from the memory
+    once, and its self-attention keys and values "self_k", "self_v", none yet."""
+    memory, h = state["memory"], model.config.n_heads
+    k = [split_heads(layer.cross_attn.W_k(memory), h) for layer in model.decoder]
+    v = [split_heads(layer.cross_attn.W_v(memory), h) for layer in model.decoder]
+    cross_k, cross_v = torch.stack(k, dim=1), torch.stack(v, dim=1)
+    none = cross_k[:, :, :, :0]  # (B, n_layers, n_heads, 0, d_k): nothing read yet
+    return {**state, "cross_k": cross_k, "cross_v": cross_v, "self_k": none, "self_v": none}
+
+
+def attend(
+    attn: MultiHeadAttention, x: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, p: float
+) -> Tensor:
+    """attn's heads with queries from x (B, T, d_model), over keys and values already
+    projected, k and v (B, n_heads, T_k, d_k); p: dropout -> (B, T, d_model)."""
+    q = split_heads(attn.W_q(x), k.size(1))  # (B, n_heads, T, d_k)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+    return attn.W_o(out.transpose(1, 2).flatten(2))  # heads side by side again
+
+
+def cached_step(model: TransformerSeq2Seq, prev: Tensor, state: State) -> tuple[Tensor, State]:
+    """Read prev (B,) at position t, the number of tokens cached -> logits (B, V) of the
+    next token, and the state with prev's keys and values added to every layer's cache.
+    The numbers of model.decode over the whole prefix, at the cost of one position."""
+    if "self_k" not in state:
+        state = start_cache(model, state)
+    t, h = state["self_k"].size(3), model.config.n_heads
+    check_positions("target", t + 1, model.config.max_len)
+    p = model.config.dropout if model.training else 0.0
+    src_mask = state["src_mask"][:, None, None, :]  # (B, 1, 1, S)
+    y = model.embed(prev[:, None], model.tgt_embed, start=t)  # (B, 1, d_model)
+    keys, values = [], []
+    for i, layer in enumerate(model.decoder):  # DecoderLayer.forward, for one position
+        x = layer.ln_1(y)
+        k = torch.cat([state["self_k"][:, i], split_heads(layer.self_attn.W_k(x), h)], 2)
+        v = torch.cat([state["self_v"][:, i], split_heads(layer.self_attn.W_v(x), h)], 2)
+        y = y + layer.drop(attend(layer.self_attn, x, k, v, None, p))  # sees 0 … t
+        k_src, v_src = state["cross_k"][:, i], state["cross_v"][:, i]
+        y = y + layer.drop(attend(layer.cross_attn, layer.ln_2(y), k_src, v_src, src_mask, p))
+        y = y + layer.mlp(layer.ln_3(y))
+        keys.append(k)  # (B, n_heads, t + 1, d_k)
+        values.append(v)
+    logits = model.out(model.ln_dec(y))[:, 0]  # (B, V)
+    return logits, {**state, "self_k": torch.stack(keys, 1), "self_v": torch.stack(values, 1)}
+
+
+# --- reading the cross-attention -----------------------------------------------------------
+
+
+def cross_attention_weights(model: TransformerSeq2Seq, src: Tensor, tgt: Tensor) -> Tensor:
+    """(B, n_layers, n_heads, T-1, S) cross-attention under teacher forcing, in eval
+    mode, without gradients: [b, l, h, j, i] is how much head h of decoder layer l,
+    producing tgt[b, j+1], looks at source token i. Rows sum to 1; <pad> gets 0."""
+    check_target_batch(tgt, src.size(0), model.config.bos_id)
+    was_training, weights = model.training, []
+    model.eval()
+    try:
+        with torch.no_grad():
+            state = model.encode(src)
+            y = model.embed(tgt[:, :-1], model.tgt_embed)  # (B, T-1, d_model)
+            for layer in model.decoder:
+                y, w = layer(y, state["memory"], state["src_mask"], need_weights=True)
+                weights.append(w)  # (B, n_heads, T-1, S)
+    finally:
+        model.train(was_training)
+    return torch.stack(weights, dim=1)

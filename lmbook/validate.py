@@ -280,7 +280,7 @@ def check_str_items(name: str, items: Collection[Any]) -> None:
             raise TypeError(f"{name} must be str, got {type(item).__name__} {item!r}")
 
 
-def check_distinct(name: str, values: Sequence[Any]) -> None:
+def check_unique(name: str, values: Sequence[Any]) -> None:
     """No value occurs twice in `values`."""
     if len(set(values)) != len(values):
         raise ValueError(f"{name} must be distinct, got {list(values)}")
@@ -376,4 +376,106 @@ def check_carried_state(state: object, batch_size: int) -> None:
         raise ValueError(
             f"the carried state is for {h.shape[1]} streams but inputs have {batch_size} "
             "rows; call reset() before reading new streams"
+        )
+
+
+# --- chapter 6, the transformer translator: sizes, vocabularies, sources, targets ---
+
+
+def check_divisible(
+    name: str, value: int, divisor: int, divisor_name: str = "", why: str = ""
+) -> None:
+    """`value` is a multiple of `divisor` (named `divisor_name`, if it is an argument).
+
+    >>> check_divisible("d_model", 16, 3, "n_heads")
+    Traceback (most recent call last):
+    ValueError: d_model=16 is not divisible by n_heads=3
+    """
+    if value % divisor:
+        said = (
+            f"{name}={value} is not divisible by {divisor_name}={divisor}"
+            if divisor_name
+            else f"{name} must be a multiple of {divisor}, got {value!r}"
+        )
+        raise ValueError(said + (f": {why}" if why else ""))
+
+
+def check_index(name: str, value: object, size: int, size_name: str) -> None:
+    """`value` is an int in [0, size), a valid index into something of `size_name`.
+
+    >>> check_index("bos_id", 11, 11, "tgt_vocab_size")
+    Traceback (most recent call last):
+    ValueError: bos_id must be an int in [0, tgt_vocab_size=11), got 11
+    """
+    if not is_int(value) or not 0 <= int(_scalar(value)) < size:
+        raise ValueError(f"{name} must be an int in [0, {size_name}={size}), got {value!r}")
+
+
+def check_distinct(**values: object) -> None:
+    """The named values all differ: check_distinct(pad_id=1, bos_id=2, eos_id=3)."""
+    if len(set(values.values())) < len(values):
+        names = list(values)
+        said = [str(v) for v in values.values()]
+        raise ValueError(
+            f"{', '.join(names[:-1])} and {names[-1]} must differ, got "
+            f"{', '.join(said[:-1])} and {said[-1]}"
+        )
+
+
+def check_vocab_tokens(name: str, vocab: object, tokens: Sequence[str]) -> None:
+    """`vocab` is an lmbook.text.Vocab that holds every one of `tokens` (<pad>, <bos>, …)."""
+    from lmbook.text import Vocab  # here, not at the top: text may use these checks
+
+    check_type(name, vocab, Vocab, "an lmbook.text.Vocab")
+    missing = [t for t in tokens if t not in vocab]
+    if missing:
+        raise ValueError(
+            f"{name} lacks the special tokens {missing}; build it with lmbook.seq2seq.build_vocab"
+        )
+
+
+def check_positions(what: str, length: int, max_len: int) -> None:
+    """A sequence of `length` positions fits a model whose positions cover max_len."""
+    if length > max_len:
+        raise ValueError(
+            f"the {what} has {length} positions but config.max_len={max_len}; "
+            "build the model with a larger max_len"
+        )
+
+
+def check_source_ids(src: object, pad_id: int, max_len: int | None = None) -> None:
+    """`src` is a (B, S) LongTensor of source ids, each row a sentence padded on the right.
+
+    Every row holds at least one token that is not <pad> (`pad_id`): left padding would
+    shift a sentence's positions, and so change its numbers.
+    """
+    if not isinstance(src, torch.Tensor) or src.ndim != 2 or src.dtype != torch.long:
+        raise TypeError(f"src must be a (B, S) LongTensor of source ids, got {_what(src)}")
+    real = src != pad_id  # (B, S)
+    lengths = real.sum(1)  # (B,)
+    if bool((lengths == 0).any()):
+        raise ValueError(
+            f"source row {int((lengths == 0).nonzero()[0])} is all <pad> (id {pad_id}): "
+            "every source needs a token (encode_pairs adds <eos>)"
+        )
+    positions = torch.arange(src.size(1), device=src.device)
+    if not torch.equal(real, positions < lengths[:, None]):
+        raise ValueError(f"sources must be padded on the right only, with <pad> = {pad_id}")
+    if max_len is not None:
+        check_positions("source", src.size(1), max_len)
+
+
+def check_target_batch(tgt: object, n_sources: int, bos_id: int) -> None:
+    """`tgt` is (B, T) with T >= 2, one row per source, every row starting with <bos>."""
+    if not isinstance(tgt, torch.Tensor) or tgt.ndim != 2 or tgt.size(1) < 2:
+        shape = f"shape {tuple(tgt.shape)}" if isinstance(tgt, torch.Tensor) else _what(tgt)
+        raise ValueError(f"tgt must be (B, T) with T >= 2: at least <bos> and <eos>, got {shape}")
+    if tgt.size(0) != n_sources:
+        raise ValueError(
+            f"src and tgt must hold the same number of sentences, got {n_sources} and {tgt.size(0)}"
+        )
+    if bool((tgt[:, 0] != bos_id).any()):
+        raise ValueError(
+            f"every target must start with <bos> (id {bos_id}), got first ids "
+            f"{tgt[:, 0].tolist()[:8]}; encode targets with encode_pairs"
         )

@@ -13,7 +13,12 @@ from lmbook.decoding import beam_search, greedy_decode, select, translate
 from lmbook.parallel import translation_pairs
 from lmbook.seq2seq import BOS, EOS, PAD, LengthBatches, build_vocab, encode_pairs
 from lmbook.training import count_parameters, train
-from lmbook.translator import TransformerConfig, TransformerSeq2Seq
+from lmbook.translator import (
+    TransformerConfig,
+    TransformerSeq2Seq,
+    cross_attention_weights,
+    start_cache,
+)
 
 ATOL = 1e-10  # float64: the same sums over more (masked) keys agree far below this
 
@@ -29,14 +34,31 @@ def config(**overrides) -> TransformerConfig:
     return TransformerConfig(**(sizes | overrides))
 
 
+class Rereading(TransformerSeq2Seq):
+    """The decoder without a cache, the reference for the cached one: every step runs
+    decode, teacher forcing's code, over the whole prefix read so far."""
+
+    def encode(self, src: torch.Tensor) -> dict:
+        return {**super().encode(src), "prefix": src[:, :0]}  # (B, 0): nothing read yet
+
+    def decode_step(self, prev: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
+        prefix = torch.cat([state["prefix"], prev[:, None]], dim=1)  # (B, t)
+        logits = self.decode(prefix, state)  # (B, t, V)
+        return logits[:, -1], {**state, "prefix": prefix}
+
+
 class Ending(TransformerSeq2Seq):
     """A TransformerSeq2Seq whose <eos> grows likelier at every step of decode_step, so that
     random models translate to varied lengths."""
 
     def decode_step(self, prev: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
         logits, state = super().decode_step(prev, state)
-        t = state["prefix"].size(1)
+        t = state["prefix"].size(1) if "prefix" in state else state["self_k"].size(3)
         return logits + 0.5 * t * (torch.arange(logits.size(1)) == 3), state
+
+
+class RereadingEnding(Ending, Rereading):
+    """An Ending without the cache."""
 
 
 def model64(seed: int = 0, ending: bool = False, **overrides) -> TransformerSeq2Seq:
@@ -79,9 +101,9 @@ def test_config_rejects_bad_values(field, bad, match):
 
 
 def test_config_rejects_odd_widths_and_non_bool_tying():
-    with pytest.raises(ValueError, match="d_model must be even .* got 7"):
+    with pytest.raises(ValueError, match="d_model must be a multiple of 2, got 7: sine–cosine"):
         config(d_model=7, n_heads=1)
-    with pytest.raises(TypeError, match="tie_weights must be True or False, got 1"):
+    with pytest.raises(TypeError, match="tie_weights must be True or False, got int"):
         config(tie_weights=1)
     with pytest.raises(TypeError, match="config must be a TransformerConfig, got dict"):
         TransformerSeq2Seq({"d_model": 16})
@@ -120,14 +142,18 @@ def test_forward_and_state_shapes():
     logits, loss = model(src, tgt)
     assert logits.shape == (B, T - 1, 11) and loss.ndim == 0 and loss.isfinite()
     state = model.encode(src)
-    assert set(state) == {"memory", "src_mask", "prefix"}
+    assert set(state) == {"memory", "src_mask"}
     assert state["memory"].shape == (B, S, 16) and torch.equal(state["src_mask"], src != 1)
-    assert state["prefix"].shape == (B, 0) and state["prefix"].dtype == torch.long
+    started = start_cache(model, state)  # 2 layers, 2 heads of d_k = 8
+    assert started["cross_k"].shape == started["cross_v"].shape == (B, 2, 2, S, 8)
+    assert started["self_k"].shape == started["self_v"].shape == (B, 2, 2, 0, 8)
     step, after = model.decode_step(tgt[:, 0], state)
-    assert step.shape == (B, 11) and torch.equal(after["prefix"], tgt[:, :1])
+    assert step.shape == (B, 11) and after["self_k"].shape == (B, 2, 2, 1, 8)
+    _, after = model.decode_step(tgt[:, 1], after)
+    assert after["self_v"].shape == (B, 2, 2, 2, 8)
     chosen = select(after, torch.tensor([3, 0, 0]))  # beam search's reordering works on it
     assert all(v.size(0) == 3 for v in chosen.values())
-    assert torch.equal(chosen["prefix"], tgt[[3, 0, 0], :1])
+    assert torch.equal(chosen["self_k"], after["self_k"][[3, 0, 0]])
 
 
 def test_padding_never_changes_a_sentence_logits_or_translations():
@@ -135,7 +161,7 @@ def test_padding_never_changes_a_sentence_logits_or_translations():
     examples = random_examples(6, seed=4)
     src, tgt = batch(examples)
     logits, _ = model(src, tgt)
-    weights = model.cross_attention_weights(src, tgt)  # (B, n_layers, n_heads, T-1, S)
+    weights = cross_attention_weights(model, src, tgt)  # (B, n_layers, n_heads, T-1, S)
     greedy = greedy_decode(model, src, max_len=10)
     beams = beam_search(model, src, beam_size=3, max_len=10)
     assert len({len(g) for g in greedy}) > 1  # the translations differ in length
@@ -145,7 +171,7 @@ def test_padding_never_changes_a_sentence_logits_or_translations():
         alone_src, alone_tgt = torch.tensor([s]), torch.tensor([t])
         alone, _ = model(alone_src, alone_tgt)
         torch.testing.assert_close(logits[i, : len(t) - 1], alone[0], rtol=0, atol=ATOL)
-        alone_w = model.cross_attention_weights(alone_src, alone_tgt)[0]
+        alone_w = cross_attention_weights(model, alone_src, alone_tgt)[0]
         torch.testing.assert_close(
             weights[i, ..., : len(t) - 1, : len(s)], alone_w, rtol=0, atol=ATOL
         )
@@ -187,6 +213,36 @@ def test_decode_step_equals_teacher_forcing():
         torch.testing.assert_close(step, logits[:, t], rtol=0, atol=ATOL)
 
 
+def test_the_cache_changes_no_token_of_greedy_or_beam_search():
+    cached = model64(seed=9, ending=True)
+    rereading = RereadingEnding(cached.config).double().eval()
+    rereading.load_state_dict(cached.state_dict())
+    src, _ = batch(random_examples(8, seed=9))
+    greedy = greedy_decode(cached, src, max_len=12)
+    assert len({len(g) for g in greedy}) > 1 and len({tuple(g) for g in greedy}) > 4
+    assert greedy_decode(rereading, src, max_len=12) == greedy
+    beams = beam_search(cached, src, beam_size=3, max_len=12, return_all=True)
+    reference = beam_search(rereading, src, beam_size=3, max_len=12, return_all=True)
+    for ours, theirs in zip(beams, reference, strict=True):
+        assert [h.tokens for h in ours] == [h.tokens for h in theirs]
+        assert [h.log_prob for h in ours] == pytest.approx([h.log_prob for h in theirs], abs=ATOL)
+
+
+def test_the_cache_in_float32_and_past_max_len():
+    model = model64(seed=10, max_len=6).float()
+    src, tgt = batch(random_examples(5, seed=10, longest=4))
+    logits, _ = model(src, tgt)
+    state = model.encode(src)
+    for t in range(tgt.size(1) - 1):
+        step, state = model.decode_step(tgt[:, t], state)
+        torch.testing.assert_close(step, logits[:, t], rtol=1e-5, atol=1e-5)
+    prev = tgt[:, 0]
+    for _ in range(6 - state["self_k"].size(3)):
+        _, state = model.decode_step(prev, state)
+    with pytest.raises(ValueError, match="the target has 7 positions but config.max_len=6"):
+        model.decode_step(prev, state)
+
+
 def test_beam_of_one_is_greedy_and_greedy_follows_the_argmax():
     model = model64(seed=5, ending=True)
     src, _ = batch(random_examples(8, seed=5))
@@ -216,11 +272,11 @@ def test_loss_is_the_mean_over_real_targets_and_ignores_extra_padding():
 def test_cross_attention_rows_sum_to_one_and_the_mode_is_restored():
     model = model64(seed=7, dropout=0.3).train()
     src, tgt = batch(random_examples(3, seed=7))
-    w = model.cross_attention_weights(src, tgt)
+    w = cross_attention_weights(model, src, tgt)
     assert w.shape == (3, 2, 2, tgt.size(1) - 1, src.size(1))  # (B, layers, heads, T-1, S)
     assert model.training and not w.requires_grad
     torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:-1], dtype=torch.float64))
-    torch.testing.assert_close(model.cross_attention_weights(src, tgt), w, rtol=0, atol=0)
+    torch.testing.assert_close(cross_attention_weights(model, src, tgt), w, rtol=0, atol=0)
     a, _ = model(src, tgt)  # training mode: dropout makes two passes differ
     b, _ = model(src, tgt)
     assert not torch.allclose(a, b)

@@ -189,11 +189,11 @@ def test_check_ngram_keys_fit() -> None:
 
 def test_check_tokens_and_vocabularies() -> None:
     from lmbook.validate import (
-        check_distinct,
         check_known_tokens,
         check_min_freq,
         check_str_items,
         check_tokens,
+        check_unique,
         check_vocab_ids,
     )
 
@@ -203,7 +203,7 @@ def test_check_tokens_and_vocabularies() -> None:
     with pytest.raises(TypeError, match="tokens must be str, got int 3"):
         check_str_items("tokens", ["a", 3])
     with pytest.raises(ValueError, match=r"specials must be distinct, got \['x', 'x'\]"):
-        check_distinct("specials", ["x", "x"])
+        check_unique("specials", ["x", "x"])
     check_min_freq(2, {"a": 2})
     with pytest.raises(ValueError, match="min_freq=3 times; the most frequent occurs 2 times"):
         check_min_freq(3, {"a": 2, "b": 1})
@@ -263,3 +263,60 @@ def test_check_ndim_target_shape_and_carried_state() -> None:
         ValueError, match="state is for 4 streams but inputs have 2 rows; call reset"
     ):
         check_carried_state((h, h), batch_size=2)
+
+
+# --- chapter 6, the transformer translator ---
+
+
+def test_check_divisible_index_and_distinct() -> None:
+    from lmbook.validate import check_distinct, check_divisible, check_index
+
+    check_divisible("d_model", 16, 4, "n_heads")
+    with pytest.raises(ValueError, match="d_model=16 is not divisible by n_heads=3: each head"):
+        check_divisible("d_model", 16, 3, "n_heads", "each head gets d_model / n_heads")
+    with pytest.raises(ValueError, match="d_model must be a multiple of 2, got 7"):
+        check_divisible("d_model", 7, 2)
+    check_index("bos_id", np.int64(10), 11, "tgt_vocab_size")
+    for bad in (11, -1, True, 2.0):
+        with pytest.raises(ValueError, match=r"bos_id must be an int in \[0, tgt_vocab_size=11\)"):
+            check_index("bos_id", bad, 11, "tgt_vocab_size")
+    check_distinct(pad=1, bos=2, eos=3)
+    with pytest.raises(ValueError, match="pad, bos and eos must differ, got 1, 2 and 1"):
+        check_distinct(pad=1, bos=2, eos=1)
+
+
+def test_check_vocab_tokens_and_positions() -> None:
+    from lmbook.seq2seq import build_vocab
+    from lmbook.text import Vocab
+    from lmbook.validate import check_positions, check_vocab_tokens
+
+    check_vocab_tokens("src_vocab", build_vocab([["a"]]), ("<pad>", "<eos>"))
+    with pytest.raises(TypeError, match="src_vocab must be an lmbook.text.Vocab, got list"):
+        check_vocab_tokens("src_vocab", ["a"], ("<pad>",))
+    with pytest.raises(ValueError, match=r"lacks the special tokens \['<pad>'\]; build it"):
+        check_vocab_tokens("src_vocab", Vocab(["a"]), ("<pad>",))
+    check_positions("target", 8, 8)
+    with pytest.raises(ValueError, match="the target has 9 positions but config.max_len=8"):
+        check_positions("target", 9, 8)
+
+
+def test_check_source_ids_and_targets() -> None:
+    from lmbook.validate import check_source_ids, check_target_batch
+
+    check_source_ids(torch.tensor([[4, 3], [3, 1]]), pad_id=1, max_len=2)
+    with pytest.raises(TypeError, match=r"src must be a \(B, S\) LongTensor of source ids"):
+        check_source_ids(torch.zeros(2, 3), pad_id=1)
+    with pytest.raises(ValueError, match="source row 1 is all <pad> "):
+        check_source_ids(torch.tensor([[4, 3], [1, 1]]), pad_id=1)
+    with pytest.raises(ValueError, match="padded on the right only, with <pad> = 1"):
+        check_source_ids(torch.tensor([[4, 3], [1, 3]]), pad_id=1)
+    with pytest.raises(ValueError, match="the source has 2 positions but config.max_len=1"):
+        check_source_ids(torch.tensor([[4, 3]]), pad_id=1, max_len=1)
+    tgt = torch.tensor([[2, 5, 3], [2, 3, 1]])
+    check_target_batch(tgt, 2, bos_id=2)
+    with pytest.raises(ValueError, match=r"at least <bos> and <eos>, got shape \(2, 1\)"):
+        check_target_batch(tgt[:, :1], 2, bos_id=2)
+    with pytest.raises(ValueError, match="same number of sentences, got 3 and 2"):
+        check_target_batch(tgt, 3, bos_id=2)
+    with pytest.raises(ValueError, match=r"start with <bos> \(id 4\), got first ids \[2, 2\]"):
+        check_target_batch(tgt, 2, bos_id=4)
