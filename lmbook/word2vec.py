@@ -71,7 +71,7 @@ def speeches(text: str) -> list[list[str]]:
 def build_vocab(
     sentences: Sequence[Sequence[str]], min_count: int = 5
 ) -> tuple[list[str], np.ndarray]:
-    """The words seen at least `min_count` times, most frequent first, and their counts."""
+    """Words seen at least `min_count` times, most frequent first, and their counts."""
     check_sentences(sentences)
     check_int("min_count", min_count)
     counts = Counter(w for s in sentences for w in s)
@@ -187,7 +187,7 @@ def sgns_loss(center: torch.Tensor, context: torch.Tensor, negatives: torch.Tens
 
 
 class SkipGramNS(nn.Module):
-    """Skip-gram with negative sampling: a center vector v_w and a context vector u_w."""
+    """Skip-gram with negative sampling: center vectors v_w, context vectors u_w."""
 
     def __init__(self, vocab_size: int, dim: int = 100) -> None:
         super().__init__()
@@ -334,17 +334,20 @@ def train_sgns(
     log = TrainingLog(len(ids), config.epochs, progress)
     K = config.negative
     for epoch in range(config.epochs):
-        pairs = SkipGramPairs(*skipgram_pairs(ids, sentence_ids, config.window, keep, rng))
+        centers, contexts = skipgram_pairs(ids, sentence_ids, config.window, keep, rng)
+        pairs = SkipGramPairs(centers, contexts)
         # a DataLoader's random batches, each indexed in one go (see SkipGramPairs)
-        batches = torch.randperm(len(pairs), generator=generator).split(config.batch_size)
+        order = torch.randperm(len(pairs), generator=generator)
+        batches = order.split(config.batch_size)
         for batch in batches:
             center, context = pairs[batch]  # (B,), (B,)
             lr = config.lr * max(1.0 - log.words / total, 1e-4)  # linear decay
             negatives = torch.multinomial(
                 noise, len(batch) * K, replacement=True, generator=generator
-            ).view(-1, K)  # (B, K)
-            center, context, negatives = (x.to(device) for x in (center, context, negatives))
-            loss = sgd_step(model, center, context, negatives, lr)
+            )
+            negatives = negatives.view(-1, K)  # (B, K)
+            on_device = [t.to(device) for t in (center, context, negatives)]
+            loss = sgd_step(model, *on_device, lr)
             log.update(loss, lr, len(ids) / len(batches), epoch)
     return log.close()
 
@@ -382,7 +385,8 @@ class VectorSpace:
     def analogy(self, a: str, b: str, c: str, topn: int = 1) -> list[tuple[str, float]]:
         """a is to b as c is to ? (3CosAdd): the x ∉ {a, b, c} nearest to b - a + c."""
         i, j, k = self._id(a), self._id(b), self._id(c)
-        return self._nearest(self.unit[j] - self.unit[i] + self.unit[k], {i, j, k}, topn)
+        query = self.unit[j] - self.unit[i] + self.unit[k]  # b - a + c
+        return self._nearest(query, {i, j, k}, topn)
 
     def _id(self, word: str) -> int:
         check_in_vocabulary(word, self.index)
@@ -414,7 +418,7 @@ def read_analogies(path: str) -> list[list[str]]:
 
 
 class WordVectors(VectorSpace):
-    """A VectorSpace scored on the standard test sets; gensim's vectors wrap into one."""
+    """A VectorSpace scored on the standard test sets; wraps gensim's vectors too."""
 
     @classmethod
     def from_gensim(cls, keyed_vectors) -> "WordVectors":
@@ -434,22 +438,25 @@ class WordVectors(VectorSpace):
         ours = [self.similarity(a, b) for a, b, _ in known]
         human = [score for _, _, score in known]
         rho = float(spearmanr(ours, human).statistic) if len(known) >= 2 else math.nan
-        n = len(known)
-        return {"spearman": rho, "pairs": len(pairs), "covered": n, "oov": 1 - n / len(pairs)}
+        n, total = len(known), len(pairs)
+        return {"spearman": rho, "pairs": total, "covered": n, "oov": 1 - n / total}
 
     def evaluate_analogies(self, path: str, batch_size: int = 4096) -> dict[str, float]:
-        """3CosAdd accuracy on questions-words.txt, over questions of four known words."""
+        """3CosAdd accuracy on questions-words.txt, over questions of known words."""
         questions = read_analogies(path)
-        known = [[self.index[w] for w in q] for q in questions if all(w in self for w in q)]
+        known = [q for q in questions if all(w in self for w in q)]
         n = len(known)
-        counts = {"questions": len(questions), "covered": n, "oov": 1 - n / len(questions)}
+        total = len(questions)
+        counts = {"questions": total, "covered": n, "oov": 1 - n / total}
         if n == 0:
             return {"accuracy": math.nan, **counts}
-        q = np.array(known)  # (N, 4): "a is to b as c is to d"
+        # (N, 4) word ids: "a is to b as c is to d"
+        q = np.array([[self.index[w] for w in question] for question in known])
         correct = 0
         for s in range(0, n, batch_size):
             a, b, c, d = q[s : s + batch_size].T
-            scores = (self.unit[b] - self.unit[a] + self.unit[c]) @ self.unit.T  # (n, V)
+            query = self.unit[b] - self.unit[a] + self.unit[c]  # (n, d)
+            scores = query @ self.unit.T  # (n, V)
             for col in (a, b, c):  # the answer is none of the question's words
                 scores[np.arange(len(a)), col] = -np.inf
             correct += int((scores.argmax(1) == d).sum())
