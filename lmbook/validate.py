@@ -479,3 +479,68 @@ def check_target_batch(tgt: object, n_sources: int, bos_id: int) -> None:
             f"every target must start with <bos> (id {bos_id}), got first ids "
             f"{tgt[:, 0].tolist()[:8]}; encode targets with encode_pairs"
         )
+
+
+# --- chapter 2 (word vectors): corpora, counts, vocabularies ----------------------------
+
+
+def check_sentences(sentences: object) -> None:
+    """`sentences` is a list of token lists, not a str or a list of str (untokenized)."""
+    if isinstance(sentences, str) or (len(sentences) > 0 and isinstance(sentences[0], str)):
+        raise TypeError(
+            "sentences must be a list of token lists, e.g. [['to', 'be'], ['or', 'not']], "
+            f"got a {'str' if isinstance(sentences, str) else 'list of str'}: tokenize first"
+        )
+
+
+def check_min_count(counts: dict[str, int], min_count: int) -> None:
+    """Some word of the corpus (word -> count) occurs at least `min_count` times."""
+    if not counts:
+        raise ValueError("the corpus is empty: no sentence holds a word")
+    most = max(counts.values())
+    if most < min_count:
+        raise ValueError(
+            f"no word occurs min_count={min_count} times; the most frequent occurs {most} times"
+        )
+
+
+def check_corpus_ids(ids: Sequence[int]) -> None:
+    """The encoded corpus holds at least one word of the vocabulary."""
+    if len(ids) == 0:
+        raise ValueError("the corpus is empty: it holds no word of the vocabulary")
+
+
+def check_sentence_ids(ids: Any, sentence_ids: Any) -> None:
+    """`ids` and `sentence_ids` are 1-D arrays of one length (a sentence index a token)."""
+    import numpy as np  # here, not at the top: only these chapter-2 checks need NumPy
+
+    ids, sentence_ids = np.asarray(ids), np.asarray(sentence_ids)
+    if ids.shape != sentence_ids.shape or ids.ndim != 1:
+        raise ValueError(
+            f"ids and sentence_ids must be 1-D of equal length, got shapes {ids.shape} "
+            f"and {sentence_ids.shape}"
+        )
+
+
+def check_counts(counts: Any) -> None:
+    """`counts` is a non-empty 1-D array of positive word counts."""
+    import numpy as np
+
+    counts = np.asarray(counts)
+    if counts.ndim != 1 or len(counts) == 0 or bool((counts <= 0).any()):
+        raise ValueError("counts must be a non-empty 1-D array of positive word counts")
+
+
+def check_one_vector_per_word(words: Sequence[str], vectors: Any) -> None:
+    """`vectors` is a (V, d) array with one row per word of `words`."""
+    if vectors.ndim != 2 or len(words) != len(vectors):
+        raise ValueError(f"need one vector per word: {len(words)} words, vectors {vectors.shape}")
+
+
+def check_in_vocabulary(word: object, vocabulary: Collection[str]) -> None:
+    """`word` is one of the `vocabulary`'s words."""
+    if word not in vocabulary:
+        raise ValueError(
+            f"{word!r} is not in the vocabulary of {len(vocabulary)} words; "
+            "check `word in vectors` first"
+        )

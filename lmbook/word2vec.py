@@ -6,10 +6,15 @@ Introduced in chapter 2::
     >>> words, counts = build_vocab(sentences, min_count=1)
     >>> ids, sentence_ids = encode(sentences, words)
     >>> model = SkipGramNS(len(words), dim=16)
-    >>> history = train_sgns(model, ids, sentence_ids, counts, Word2VecConfig(dim=16, epochs=1),
-    ...                 generator=torch.Generator().manual_seed(0))
+    >>> config = Word2VecConfig(dim=16, epochs=1)
+    >>> g = torch.Generator().manual_seed(0)
+    >>> history = train_sgns(model, ids, sentence_ids, counts, config, g, progress=False)
     >>> vectors = WordVectors(words, model.vectors())
     >>> vectors.most_similar("king", topn=2)  # doctest: +SKIP
+
+The chapter shows every definition here except the plumbing: `TrainingLog` (the
+progress bar and the loss history of `train_sgns`) and the readers of the test-set files
+(`read_word_pairs`, `read_analogies`).
 """
 
 import math
@@ -26,16 +31,32 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from lmbook.text import word_tokenize
+from lmbook.validate import (
+    check_corpus_ids,
+    check_counts,
+    check_in_vocabulary,
+    check_int,
+    check_min_count,
+    check_number,
+    check_one_vector_per_word,
+    check_same_length,
+    check_sentence_ids,
+    check_sentences,
+    check_str,
+)
+
+# --- the corpus --------------------------------------------------------------------------
 
 
 def speeches(text: str) -> list[list[str]]:
-    """The speeches of lmbook.data text as lists of lower-case words (no speakers, no punctuation).
+    """The speeches of a play's text as lists of lower-case words.
+
+    Speakers' names and punctuation are dropped:
 
     >>> speeches("HAMLET:\\nTo be, or not to be.\\n\\nOPHELIA:\\nGood my lord,")
     [['to', 'be', 'or', 'not', 'to', 'be'], ['good', 'my', 'lord']]
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_str("text", text)
     out = []
     for block in text.split("\n\n"):
         lines = block.strip().split("\n")
@@ -47,70 +68,37 @@ def speeches(text: str) -> list[list[str]]:
     return out
 
 
-def _check_sentences(sentences: Sequence[Sequence[str]]) -> None:
-    if isinstance(sentences, str) or (len(sentences) > 0 and isinstance(sentences[0], str)):
-        raise TypeError(
-            "sentences must be a list of token lists, e.g. [['to', 'be'], ['or', 'not']], "
-            f"got a {'str' if isinstance(sentences, str) else 'list of str'}: tokenize first"
-        )
-
-
 def build_vocab(
     sentences: Sequence[Sequence[str]], min_count: int = 5
 ) -> tuple[list[str], np.ndarray]:
-    """The words seen at least min_count times, most frequent first, and their counts."""
-    _check_sentences(sentences)
-    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-        raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
+    """Words seen at least `min_count` times, most frequent first, and their counts."""
+    check_sentences(sentences)
+    check_int("min_count", min_count)
     counts = Counter(w for s in sentences for w in s)
-    if not counts:
-        raise ValueError("the corpus is empty: no sentence holds a word")
+    check_min_count(counts, min_count)
     kept = [(w, c) for w, c in counts.most_common() if c >= min_count]
-    if not kept:
-        raise ValueError(
-            f"no word occurs min_count={min_count} times; the most frequent occurs "
-            f"{counts.most_common(1)[0][1]} times"
-        )
     return [w for w, _ in kept], np.array([c for _, c in kept], dtype=np.int64)
 
 
 def encode(
     sentences: Sequence[Sequence[str]], words: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One flat array of word ids (words not in `words` dropped) and each token's sentence index."""
-    _check_sentences(sentences)
+    """The corpus as one flat array of word ids, and each token's sentence index.
+
+    Words not in `words` are dropped.
+    """
+    check_sentences(sentences)
     index = {w: i for i, w in enumerate(words)}
     ids, sentence_ids = [], []
     for s, sentence in enumerate(sentences):
         known = [index[w] for w in sentence if w in index]
         ids.extend(known)
         sentence_ids.extend([s] * len(known))
-    if not ids:
-        raise ValueError("the corpus is empty: no sentence holds a word of the vocabulary")
+    check_corpus_ids(ids)
     return np.array(ids, dtype=np.int64), np.array(sentence_ids, dtype=np.int64)
 
 
-def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
-    """P(keep) of each word under word2vec's subsampling: (√(f/t) + 1)·t/f, capped at 1.
-
-    f is the word's share of the corpus and t = sample; sample=0 keeps every word.
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    if sample < 0:
-        raise ValueError(f"sample must be >= 0 (0 turns subsampling off), got {sample}")
-    if sample == 0:
-        return np.ones_like(counts)
-    f = counts / counts.sum()
-    return np.minimum(1.0, (np.sqrt(f / sample) + 1) * sample / f)
-
-
-def noise_distribution(counts: np.ndarray, exponent: float = 0.75) -> torch.Tensor:
-    """The negative-sampling distribution P_n(w) ∝ count(w)^exponent, as float64 probabilities."""
-    counts = torch.as_tensor(np.asarray(counts), dtype=torch.float64)
-    if counts.ndim != 1 or len(counts) == 0 or bool((counts <= 0).any()):
-        raise ValueError("counts must be a non-empty 1-D array of positive word counts")
-    weights = counts**exponent
-    return weights / weights.sum()
+# --- pairs, subsampling, noise -------------------------------------------------------------
 
 
 def skipgram_pairs(
@@ -120,21 +108,14 @@ def skipgram_pairs(
     keep: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """All (center, context) id pairs within `window` words, never across a sentence boundary.
+    """All (center, context) id pairs at most `window` apart in the same sentence.
 
-    With rng, each center draws its own window b ~ U{1..window} (word2vec's dynamic window)
-    and each token is kept with probability keep[id] (subsampling) before windows are
-    taken; without rng, every pair within `window` of the full corpus is returned.
-    One NumPy operation per offset, none per pair.
+    Without rng, every such pair. With rng, each token is first kept with probability
+    keep[id] (subsampling), then each center draws its own window b ~ U{1..window}.
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be an int >= 1, got {window!r}")
+    check_int("window", window)
+    check_sentence_ids(ids, sentence_ids)
     ids, sentence_ids = np.asarray(ids), np.asarray(sentence_ids)
-    if ids.shape != sentence_ids.shape or ids.ndim != 1:
-        raise ValueError(
-            f"ids and sentence_ids must be 1-D of equal length, got shapes {ids.shape} "
-            f"and {sentence_ids.shape}"
-        )
     if keep is not None and rng is not None:
         kept = rng.random(len(ids)) < keep[ids]
         ids, sentence_ids = ids[kept], sentence_ids[kept]
@@ -142,9 +123,9 @@ def skipgram_pairs(
     reach = rng.integers(1, window + 1, size=n) if rng is not None else np.full(n, window)
     centers, contexts = [], []
     for d in range(1, min(window, n - 1) + 1):
-        same = sentence_ids[:-d] == sentence_ids[d:]  # token i and token i+d share a sentence
-        right = same & (reach[:-d] >= d)  # center i sees i+d
-        left = same & (reach[d:] >= d)  # center i+d sees i
+        same = sentence_ids[:-d] == sentence_ids[d:]  # tokens i and i + d share a sentence
+        right = same & (reach[:-d] >= d)  # center i sees i + d
+        left = same & (reach[d:] >= d)  # center i + d sees i
         centers += [ids[:-d][right], ids[d:][left]]
         contexts += [ids[d:][right], ids[:-d][left]]
     if not centers:
@@ -152,16 +133,35 @@ def skipgram_pairs(
     return np.concatenate(centers), np.concatenate(contexts)
 
 
-class SkipGramPairs(Dataset):
-    """(center, context) pairs as a map-style Dataset; an index may be an int or a batch of them.
+def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
+    """P(keep) of each word under word2vec's subsampling: (√(f/t) + 1)·t/f, capped at 1.
 
-    Indexing with a whole batch makes a DataLoader fast: pass
-    sampler=BatchSampler(RandomSampler(pairs), batch_size, drop_last=False), batch_size=None.
+    f is the word's share of the corpus and t = sample; sample=0 keeps every word.
+    """
+    check_number("sample", sample, low=0)
+    counts = np.asarray(counts, dtype=np.float64)
+    if sample == 0:
+        return np.ones_like(counts)
+    f = counts / counts.sum()
+    return np.minimum(1.0, (np.sqrt(f / sample) + 1) * sample / f)
+
+
+def noise_distribution(counts: np.ndarray, exponent: float = 0.75) -> torch.Tensor:
+    """The noise distribution P_n(w) ∝ count(w)^exponent, as float64 probabilities."""
+    check_counts(counts)
+    weights = torch.as_tensor(np.asarray(counts), dtype=torch.float64) ** exponent
+    return weights / weights.sum()
+
+
+class SkipGramPairs(Dataset):
+    """(center, context) pairs as a Dataset; an index may be one int or a whole batch.
+
+    A DataLoader that indexes with whole batches asks Python once per batch: pass
+    sampler=BatchSampler(RandomSampler(pairs), batch_size, False), batch_size=None.
     """
 
     def __init__(self, centers: np.ndarray, contexts: np.ndarray) -> None:
-        if len(centers) != len(contexts):
-            raise ValueError(f"{len(centers)} centers but {len(contexts)} contexts")
+        check_same_length(centers=centers, contexts=contexts)
         self.centers = torch.as_tensor(centers, dtype=torch.long)
         self.contexts = torch.as_tensor(contexts, dtype=torch.long)
 
@@ -171,6 +171,9 @@ class SkipGramPairs(Dataset):
     def __getitem__(self, index: int | Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.as_tensor(index)
         return self.centers[index], self.contexts[index]
+
+
+# --- the model -----------------------------------------------------------------------------
 
 
 def sgns_loss(center: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
@@ -184,12 +187,12 @@ def sgns_loss(center: torch.Tensor, context: torch.Tensor, negatives: torch.Tens
 
 
 class SkipGramNS(nn.Module):
-    """Skip-gram with negative sampling: a center vector v_w and a context vector u_w per word."""
+    """Skip-gram with negative sampling: center vectors v_w, context vectors u_w."""
 
     def __init__(self, vocab_size: int, dim: int = 100) -> None:
         super().__init__()
-        if vocab_size < 1 or dim < 1:
-            raise ValueError(f"vocab_size and dim must be >= 1, got {vocab_size} and {dim}")
+        check_int("vocab_size", vocab_size)
+        check_int("dim", dim)
         self.v = nn.Embedding(vocab_size, dim)  # center ("input") vectors
         self.u = nn.Embedding(vocab_size, dim)  # context ("output") vectors
         # word2vec's initialisation: small random center vectors, zero context vectors
@@ -199,48 +202,51 @@ class SkipGramNS(nn.Module):
     def forward(
         self, center: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor
     ) -> torch.Tensor:
-        """center (B,), context (B,) and negatives (B, K) word ids -> the SGNS loss, a scalar."""
+        """center (B,), context (B,) and negatives (B, K) word ids -> the SGNS loss."""
         return sgns_loss(self.v(center), self.u(context), self.u(negatives))
 
-    @torch.no_grad()
-    def sgd_step(
-        self, center: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor, lr: float
-    ) -> float:
-        """One SGD step (lr per pair) on the summed SGNS loss, gradient by hand; returns the mean.
-
-        With s = u·v, d/ds [-log σ(s)] = σ(s) - 1 and d/ds [-log σ(-s)] = σ(s). Like
-        word2vec, only the rows in the batch change (index_add_), so a step costs O(B K d)
-        whatever the vocabulary size; autograd would build a dense (V, d) gradient.
-        """
-        V, U = self.v.weight, self.u.weight
-        B, K = negatives.shape
-        v_c = V.index_select(0, center)  # (B, d)
-        u_o = U.index_select(0, context)  # (B, d)
-        u_k = U.index_select(0, negatives.reshape(-1)).view(B, K, -1)  # (B, K, d)
-        pos = (u_o * v_c).sum(-1)  # (B,)
-        neg = (u_k * v_c.unsqueeze(1)).sum(-1)  # (B, K)
-        loss = (-F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)).mean()
-        g_pos = torch.sigmoid(pos) - 1  # (B,)
-        g_neg = torch.sigmoid(neg)  # (B, K)
-        grad_v = g_pos.unsqueeze(1) * u_o + (g_neg.unsqueeze(-1) * u_k).sum(1)  # (B, d)
-        U.index_add_(0, context, g_pos.unsqueeze(1) * v_c, alpha=-lr)
-        U.index_add_(
-            0,
-            negatives.reshape(-1),
-            (g_neg.unsqueeze(-1) * v_c.unsqueeze(1)).view(B * K, -1),
-            alpha=-lr,
-        )
-        V.index_add_(0, center, grad_v, alpha=-lr)
-        return float(loss)
-
     def vectors(self) -> np.ndarray:
-        """The word vectors readers use: the center vectors v_w, (V, d), as float32 NumPy."""
+        """The word vectors: the center vectors v_w, (V, d), as float32 NumPy."""
         return self.v.weight.detach().cpu().numpy().copy()
+
+
+@torch.no_grad()
+def sgd_step(
+    model: SkipGramNS,
+    center: torch.Tensor,
+    context: torch.Tensor,
+    negatives: torch.Tensor,
+    lr: float,
+) -> float:
+    """One SGD step on the summed SGNS loss, gradient by hand; returns the mean loss.
+
+    center (B,), context (B,), negatives (B, K) word ids; `lr` is per pair. Only the
+    rows in the batch change, so a step costs O(B K d) whatever the vocabulary size.
+    """
+    v, u = model.v.weight, model.u.weight
+    B, K = negatives.shape
+    v_c = v.index_select(0, center)  # (B, d)
+    u_o = u.index_select(0, context)  # (B, d)
+    u_k = u.index_select(0, negatives.reshape(-1)).view(B, K, -1)  # (B, K, d)
+    pos = (u_o * v_c).sum(-1)  # (B,)
+    neg = (u_k * v_c.unsqueeze(1)).sum(-1)  # (B, K)
+    loss = (-F.logsigmoid(pos) - F.logsigmoid(-neg).sum(-1)).mean()
+    g_pos = torch.sigmoid(pos) - 1  # dℓ/d(u_o·v_c), (B,)
+    g_neg = torch.sigmoid(neg)  # dℓ/d(u_k·v_c), (B, K)
+    grad_v = g_pos.unsqueeze(1) * u_o + (g_neg.unsqueeze(-1) * u_k).sum(1)  # (B, d)
+    grad_u_k = (g_neg.unsqueeze(-1) * v_c.unsqueeze(1)).view(B * K, -1)  # (B K, d)
+    u.index_add_(0, context, g_pos.unsqueeze(1) * v_c, alpha=-lr)
+    u.index_add_(0, negatives.reshape(-1), grad_u_k, alpha=-lr)
+    v.index_add_(0, center, grad_v, alpha=-lr)
+    return float(loss)
+
+
+# --- training ------------------------------------------------------------------------------
 
 
 @dataclass
 class Word2VecConfig:
-    """The settings of SGNS training; the defaults are gensim's, plus a batch size."""
+    """The settings of SGNS training: gensim's defaults, plus a batch size."""
 
     dim: int = 100
     window: int = 5  # the largest window; each center draws b ~ U{1..window}
@@ -253,11 +259,54 @@ class Word2VecConfig:
 
     def __post_init__(self) -> None:
         for name in ("dim", "window", "negative", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if self.sample < 0 or self.lr <= 0:
-            raise ValueError(f"need sample >= 0 and lr > 0, got {self.sample} and {self.lr}")
+            check_int(name, getattr(self, name))
+        check_number("sample", self.sample, low=0)
+        check_number("lr", self.lr, low=0, low_open=True)
+
+
+class TrainingLog:
+    """The bookkeeping of train_sgns: a progress bar, and a record every `every` batches.
+
+    A record holds the step, the epoch (a fraction), the mean loss of the batches since
+    the last record, the learning rate and the throughput (corpus words per second); one
+    is also made at the end of each epoch.
+    """
+
+    def __init__(self, corpus_words: int, epochs: int, progress: bool = True, every: int = 200):
+        self.corpus_words, self.every, self.history = corpus_words, every, []
+        self.words, self.step, self.running, self.seen = 0.0, 0, 0.0, 0
+        self.start = time.perf_counter()
+        self.bar = tqdm(
+            total=corpus_words * epochs,
+            unit="word",
+            unit_scale=True,
+            disable=not progress,
+            mininterval=2,
+        )
+
+    def update(self, loss: float, lr: float, words: float, epoch: int) -> None:
+        """Count one batch of epoch `epoch` (from 0) that covered `words` corpus words."""
+        self.running, self.seen, self.step = self.running + loss, self.seen + 1, self.step + 1
+        self.words += words
+        self.bar.update(words)
+        end_of_epoch = self.words >= (epoch + 1) * self.corpus_words - 1e-6
+        if self.step % self.every == 0 or end_of_epoch:
+            elapsed = time.perf_counter() - self.start
+            self.history.append(
+                {
+                    "step": self.step,
+                    "epoch": self.words / self.corpus_words,
+                    "loss": self.running / max(self.seen, 1),
+                    "lr": lr,
+                    "words/s": self.words / elapsed,
+                }
+            )
+            self.running, self.seen = 0.0, 0
+
+    def close(self) -> list[dict]:
+        """Close the progress bar; return the history."""
+        self.bar.close()
+        return self.history
 
 
 def train_sgns(
@@ -270,75 +319,53 @@ def train_sgns(
     device: torch.device | str = "cpu",
     progress: bool = True,
 ) -> list[dict]:
-    """Train model with SGNS on the encoded corpus; one history entry every 200 batches.
+    """Train `model` by SGNS on the encoded corpus; returns the loss history.
 
-    Each epoch draws fresh subsampling and windows (NumPy, seeded from generator), then
-    walks the shuffled pairs in batches, with K noise words per pair drawn from P_n.
+    Each epoch draws a fresh subsample and fresh windows (NumPy, seeded from
+    `generator`), then walks the shuffled pairs in batches, K noise words per pair.
     """
-    if len(ids) == 0:
-        raise ValueError("the corpus is empty: no word ids to train on")
-    if len(counts) != model.v.num_embeddings:
-        raise ValueError(f"{len(counts)} counts but the model has {model.v.num_embeddings} words")
+    check_corpus_ids(ids)
+    check_same_length(counts=counts, model_words=model.v.weight)
     model.to(device)
     keep = keep_probabilities(counts, config.sample)
     noise = noise_distribution(counts, config.ns_exponent).float()
     rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
-    history, step, running, seen, words_done = [], 0, 0.0, 0, 0.0
-    total_words = len(ids) * config.epochs
-    start = time.perf_counter()
-    bar = tqdm(total=total_words, unit="word", unit_scale=True, disable=not progress, mininterval=2)
+    total = len(ids) * config.epochs  # corpus words over all epochs, for the lr decay
+    log = TrainingLog(len(ids), config.epochs, progress)
+    K = config.negative
     for epoch in range(config.epochs):
-        pairs = SkipGramPairs(*skipgram_pairs(ids, sentence_ids, config.window, keep, rng))
-        # The same batches as DataLoader(pairs, sampler=BatchSampler(RandomSampler(pairs), …)),
-        # without turning every index into a Python int: 15% faster on a CPU.
+        centers, contexts = skipgram_pairs(ids, sentence_ids, config.window, keep, rng)
+        pairs = SkipGramPairs(centers, contexts)
+        # a DataLoader's random batches, each indexed in one go (see SkipGramPairs)
         order = torch.randperm(len(pairs), generator=generator)
         batches = order.split(config.batch_size)
-        words_per_batch = len(ids) / max(len(batches), 1)
         for batch in batches:
-            center, context = pairs[batch]
-            lr = config.lr * max(1.0 - words_done / total_words, 1e-4)  # linear decay
+            center, context = pairs[batch]  # (B,), (B,)
+            lr = config.lr * max(1.0 - log.words / total, 1e-4)  # linear decay
             negatives = torch.multinomial(
-                noise, center.numel() * config.negative, replacement=True, generator=generator
-            ).view(-1, config.negative)  # (B, K)
-            loss = model.sgd_step(center.to(device), context.to(device), negatives.to(device), lr)
-            running, seen, step = running + loss, seen + 1, step + 1
-            words_done += words_per_batch
-            bar.update(words_per_batch)
-            if step % 200 == 0 or words_done >= (epoch + 1) * len(ids) - 1e-6:
-                elapsed = time.perf_counter() - start
-                history.append(
-                    {
-                        "step": step,
-                        "epoch": words_done / len(ids),
-                        "loss": running / max(seen, 1),
-                        "lr": lr,
-                        "words/s": words_done / elapsed,
-                    }
-                )
-                running, seen = 0.0, 0
-    bar.close()
-    return history
+                noise, len(batch) * K, replacement=True, generator=generator
+            )
+            negatives = negatives.view(-1, K)  # (B, K)
+            on_device = [t.to(device) for t in (center, context, negatives)]
+            loss = sgd_step(model, *on_device, lr)
+            log.update(loss, lr, len(ids) / len(batches), epoch)
+    return log.close()
 
 
-class WordVectors:
-    """Words and their vectors, with cosine neighbours, 3CosAdd analogies and evaluations."""
+# --- looking at the vectors, and scoring them --------------------------------------------
+
+
+class VectorSpace:
+    """Words and their vectors, compared by cosine: neighbours and 3CosAdd analogies."""
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray | torch.Tensor) -> None:
         vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or len(words) != len(vectors):
-            raise ValueError(
-                f"need one vector per word: {len(words)} words, vectors {vectors.shape}"
-            )
+        check_one_vector_per_word(words, vectors)
         self.words = list(words)
         self.index = {w: i for i, w in enumerate(self.words)}
-        self.vectors = vectors
+        self.vectors = vectors  # (V, d)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        self.unit = vectors / np.maximum(norms, 1e-12)  # rows of length 1: dot product = cosine
-
-    @classmethod
-    def from_gensim(cls, keyed_vectors) -> "WordVectors":
-        """Wrap gensim's KeyedVectors (model.wv) so both are evaluated by the same code."""
-        return cls(keyed_vectors.index_to_key, keyed_vectors.vectors)
+        self.unit = vectors / np.maximum(norms, 1e-12)  # rows of length 1: dot = cosine
 
     def __len__(self) -> int:
         return len(self.words)
@@ -346,91 +373,94 @@ class WordVectors:
     def __contains__(self, word: object) -> bool:
         return word in self.index
 
-    def _id(self, word: str) -> int:
-        if word not in self.index:
-            raise ValueError(
-                f"{word!r} is not in the vocabulary of {len(self)} words; "
-                "check `word in vectors` first"
-            )
-        return self.index[word]
-
     def similarity(self, a: str, b: str) -> float:
         """The cosine of the angle between the vectors of a and b."""
         return float(self.unit[self._id(a)] @ self.unit[self._id(b)])
 
     def most_similar(self, word: str, topn: int = 10) -> list[tuple[str, float]]:
-        """The topn words with the largest cosine similarity to word (word itself excluded)."""
-        return self._nearest(self.unit[self._id(word)], {self._id(word)}, topn)
+        """The topn words most similar (by cosine) to `word`, itself excluded."""
+        i = self._id(word)
+        return self._nearest(self.unit[i], {i}, topn)
 
     def analogy(self, a: str, b: str, c: str, topn: int = 1) -> list[tuple[str, float]]:
-        """a is to b as c is to ?: 3CosAdd, argmax over x ∉ {a, b, c} of cos(x, b - a + c)."""
+        """a is to b as c is to ? (3CosAdd): the x ∉ {a, b, c} nearest to b - a + c."""
         i, j, k = self._id(a), self._id(b), self._id(c)
-        return self._nearest(self.unit[j] - self.unit[i] + self.unit[k], {i, j, k}, topn)
+        query = self.unit[j] - self.unit[i] + self.unit[k]  # b - a + c
+        return self._nearest(query, {i, j, k}, topn)
 
-    def _nearest(self, query: np.ndarray, exclude: set[int], topn: int) -> list[tuple[str, float]]:
-        scores = self.unit @ (query / max(np.linalg.norm(query), 1e-12))
+    def _id(self, word: str) -> int:
+        check_in_vocabulary(word, self.index)
+        return self.index[word]
+
+    def _nearest(self, query: np.ndarray, exclude: set[int], topn: int) -> list:
+        scores = self.unit @ (query / max(np.linalg.norm(query), 1e-12))  # (V,) cosines
         scores[list(exclude)] = -np.inf
         best = np.argsort(-scores)[:topn]
         return [(self.words[i], float(scores[i])) for i in best]
 
-    def evaluate_word_pairs(self, path: str) -> dict[str, float]:
-        """Spearman ρ between cosines and human scores on a word-pair file (WordSim-353 style).
 
-        Pairs with a word outside the vocabulary are skipped and counted in 'oov'; with
-        fewer than two pairs covered, spearman is NaN.
-        """
-        from scipy.stats import spearmanr  # imported here: only evaluation needs SciPy
-
-        ours, human, total = [], [], 0
-        for line in open(path, encoding="utf-8"):
+def read_word_pairs(path: str) -> list[tuple[str, str, float]]:
+    """(word, word, human score) from a WordSim-353-style file, words lower-cased."""
+    pairs = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
             if line.startswith("#") or not line.strip():
                 continue
             a, b, score = line.strip().split("\t")[:3]
-            total += 1
-            a, b = a.lower(), b.lower()
-            if a in self and b in self:
-                ours.append(self.similarity(a, b))
-                human.append(float(score))
-        if len(ours) < 2:  # no correlation to compute
-            return {
-                "spearman": math.nan,
-                "pairs": total,
-                "covered": len(ours),
-                "oov": 1 - len(ours) / total,
-            }
-        return {
-            "spearman": float(spearmanr(ours, human).statistic),
-            "pairs": total,
-            "covered": len(ours),
-            "oov": 1 - len(ours) / total,
-        }
+            pairs.append((a.lower(), b.lower(), float(score)))
+    return pairs
+
+
+def read_analogies(path: str) -> list[list[str]]:
+    """The questions [a, b, c, d] of questions-words.txt, lower-cased, sections dropped."""
+    with open(path, encoding="utf-8") as f:
+        return [line.lower().split() for line in f if not line.startswith(":") and line.strip()]
+
+
+class WordVectors(VectorSpace):
+    """A VectorSpace scored on the standard test sets; wraps gensim's vectors too."""
+
+    @classmethod
+    def from_gensim(cls, keyed_vectors) -> "WordVectors":
+        """Wrap gensim's KeyedVectors (model.wv), to score both with the same code."""
+        return cls(keyed_vectors.index_to_key, keyed_vectors.vectors)
+
+    def evaluate_word_pairs(self, path: str) -> dict[str, float]:
+        """Spearman ρ between cosines and human scores on a WordSim-353-style file.
+
+        Pairs with an unknown word are skipped and counted in 'oov'; with fewer than
+        two pairs covered, 'spearman' is NaN.
+        """
+        from scipy.stats import spearmanr  # imported here: only evaluation needs SciPy
+
+        pairs = read_word_pairs(path)
+        known = [(a, b, score) for a, b, score in pairs if a in self and b in self]
+        ours = [self.similarity(a, b) for a, b, _ in known]
+        human = [score for _, _, score in known]
+        rho = float(spearmanr(ours, human).statistic) if len(known) >= 2 else math.nan
+        n, total = len(known), len(pairs)
+        return {"spearman": rho, "pairs": total, "covered": n, "oov": 1 - n / total}
 
     def evaluate_analogies(self, path: str, batch_size: int = 4096) -> dict[str, float]:
-        """3CosAdd accuracy on questions-words.txt, over questions whose four words are known."""
-        questions, total = [], 0
-        for line in open(path, encoding="utf-8"):
-            if line.startswith(":") or not line.strip():
-                continue
-            total += 1
-            quad = line.lower().split()
-            if all(w in self for w in quad):
-                questions.append([self.index[w] for w in quad])
-        if not questions:
-            return {"accuracy": math.nan, "questions": total, "covered": 0, "oov": 1.0}
-        q = np.array(questions)  # (N, 4): a b c d, "a is to b as c is to d"
+        """3CosAdd accuracy on questions-words.txt, over questions of known words."""
+        questions = read_analogies(path)
+        known = [q for q in questions if all(w in self for w in q)]
+        n = len(known)
+        total = len(questions)
+        counts = {"questions": total, "covered": n, "oov": 1 - n / total}
+        if n == 0:
+            return {"accuracy": math.nan, **counts}
+        # (N, 4) word ids: "a is to b as c is to d"
+        q = np.array([[self.index[w] for w in question] for question in known])
         correct = 0
-        for s in range(0, len(q), batch_size):
+        for s in range(0, n, batch_size):
             a, b, c, d = q[s : s + batch_size].T
-            scores = (self.unit[b] - self.unit[a] + self.unit[c]) @ self.unit.T  # (n, V)
-            for col in (a, b, c):
+            query = self.unit[b] - self.unit[a] + self.unit[c]  # (n, d)
+            scores = query @ self.unit.T  # (n, V)
+            for col in (a, b, c):  # the answer is none of the question's words
                 scores[np.arange(len(a)), col] = -np.inf
             correct += int((scores.argmax(1) == d).sum())
-        return {
-            "accuracy": correct / len(q),
-            "questions": total,
-            "covered": len(q),
-            "oov": 1 - len(q) / total,
-        }
+        return {"accuracy": correct / n, **counts}
 
 
 def pca_2d(vectors: np.ndarray) -> np.ndarray:

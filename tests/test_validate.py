@@ -320,3 +320,60 @@ def test_check_source_ids_and_targets() -> None:
         check_target_batch(tgt, 3, bos_id=2)
     with pytest.raises(ValueError, match=r"start with <bos> \(id 4\), got first ids \[2, 2\]"):
         check_target_batch(tgt, 2, bos_id=4)
+
+
+# --- chapter 2 (word vectors): corpora, counts, vocabularies ----------------------------
+
+from lmbook.validate import (  # noqa: E402  (imported here: this section is appended)
+    check_corpus_ids,
+    check_counts,
+    check_in_vocabulary,
+    check_min_count,
+    check_one_vector_per_word,
+    check_sentence_ids,
+    check_sentences,
+)
+
+
+def test_check_sentences() -> None:
+    check_sentences([["to", "be"], []])
+    check_sentences([])
+    with pytest.raises(TypeError, match="list of token lists.*got a str: tokenize first"):
+        check_sentences("to be")
+    with pytest.raises(TypeError, match="got a list of str: tokenize first"):
+        check_sentences(["to be", "or not"])
+
+
+def test_check_min_count() -> None:
+    check_min_count({"a": 2, "b": 1}, 2)
+    with pytest.raises(ValueError, match="the corpus is empty: no sentence holds a word"):
+        check_min_count({}, 1)
+    with pytest.raises(ValueError, match="no word occurs min_count=3 times; the most frequent"):
+        check_min_count({"a": 2}, 3)
+
+
+def test_check_corpus_ids_and_sentence_ids() -> None:
+    check_corpus_ids([0])
+    with pytest.raises(ValueError, match="the corpus is empty: it holds no word"):
+        check_corpus_ids([])
+    check_sentence_ids([1, 2], [0, 0])
+    with pytest.raises(ValueError, match=r"1-D of equal length, got shapes \(2,\) and \(3,\)"):
+        check_sentence_ids([1, 2], [0, 0, 1])
+    with pytest.raises(ValueError, match="1-D of equal length"):
+        check_sentence_ids([[1, 2]], [[0, 0]])
+
+
+def test_check_counts() -> None:
+    check_counts([3, 1])
+    for bad in ([], [3, 0], [[1, 2]]):
+        with pytest.raises(ValueError, match="non-empty 1-D array of positive word counts"):
+            check_counts(bad)
+
+
+def test_check_one_vector_per_word_and_in_vocabulary() -> None:
+    check_one_vector_per_word(["a", "b"], np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"one vector per word: 3 words, vectors \(2, 3\)"):
+        check_one_vector_per_word(["a", "b", "c"], np.zeros((2, 3)))
+    check_in_vocabulary("a", {"a": 0})
+    with pytest.raises(ValueError, match="'b' is not in the vocabulary of 1 words; check"):
+        check_in_vocabulary("b", {"a": 0})

@@ -11,6 +11,7 @@ import torch
 from lmbook.word2vec import (
     SkipGramNS,
     SkipGramPairs,
+    VectorSpace,
     Word2VecConfig,
     WordVectors,
     build_vocab,
@@ -18,6 +19,9 @@ from lmbook.word2vec import (
     keep_probabilities,
     noise_distribution,
     pca_2d,
+    read_analogies,
+    read_word_pairs,
+    sgd_step,
     sgns_loss,
     skipgram_pairs,
     speeches,
@@ -126,7 +130,7 @@ def test_hand_written_gradient_step_equals_autograd_sgd():
     loss = reference(center, context, negatives) * len(center)  # summed: lr is per pair
     loss.backward()
     lr = 0.1
-    got = model.sgd_step(center, context, negatives, lr)
+    got = sgd_step(model, center, context, negatives, lr)
     assert math.isclose(got, loss.item() / len(center), rel_tol=1e-9)
     for mine, ref in [(model.v, reference.v), (model.u, reference.u)]:
         torch.testing.assert_close(mine.weight, ref.weight - lr * ref.weight.grad)
@@ -251,6 +255,21 @@ def test_pca_finds_the_direction_of_largest_variance():
     assert xy.shape == (200, 2) and np.var(xy[:, 0]) > 1000 * np.var(xy[:, 1])
 
 
+def test_vector_space_is_what_word_vectors_build_on(tmp_path):
+    words = ["king", "queen", "apple"]
+    vectors = np.array([[1.0, 0.1], [1.0, 0.2], [-1.0, 0.0]])
+    space, scored = VectorSpace(words, vectors), WordVectors(words, vectors)
+    assert isinstance(scored, VectorSpace)
+    assert space.most_similar("king", 2) == scored.most_similar("king", 2)
+    assert space.most_similar("king", 1)[0][0] == "queen"
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("# a comment\nKing\tqueen\t9.0\nking\tapple\t1.5\n", encoding="utf-8")
+    assert read_word_pairs(str(pairs)) == [("king", "queen", 9.0), ("king", "apple", 1.5)]
+    questions = tmp_path / "questions.txt"
+    questions.write_text(": capitals\nAthens Greece Rome Italy\n\n", encoding="utf-8")
+    assert read_analogies(str(questions)) == [["athens", "greece", "rome", "italy"]]
+
+
 def test_speeches_drop_speakers_and_punctuation():
     text = "HAMLET:\nTo be, or not to be.\n\nOPHELIA:\nGood my lord,\nHow does your honour?"
     assert speeches(text) == [
@@ -292,3 +311,19 @@ def test_errors_name_the_bad_input():
         )
     with pytest.raises(ValueError, match="positive"):
         noise_distribution(np.array([3, 0]))
+    with pytest.raises(
+        ValueError, match="no word occurs min_count=3 times; the most frequent occurs 2"
+    ):
+        build_vocab([["a", "b", "a"]], min_count=3)
+    with pytest.raises(ValueError, match="empty"):
+        encode([["a", "b"]], ["c"])
+    with pytest.raises(ValueError, match="1-D of equal length"):
+        skipgram_pairs(np.arange(3), np.zeros(2, dtype=int), 1)
+    with pytest.raises(ValueError, match="sample must be a number >= 0, got -0.1"):
+        keep_probabilities(np.ones(3), -0.1)
+    with pytest.raises(ValueError, match="lr must be a number > 0, got 0"):
+        Word2VecConfig(lr=0)
+    with pytest.raises(ValueError, match="need one vector per word: 3 words"):
+        WordVectors(["a", "b", "c"], np.eye(2))
+    with pytest.raises(TypeError, match="text must be a str, got list"):
+        speeches(["HAMLET:", "To be"])
