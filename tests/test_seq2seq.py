@@ -100,7 +100,7 @@ def test_encode_pairs_errors():
 def test_pad():
     assert pad([[5, 6, 7], [8]], pad_id=1).tolist() == [[5, 6, 7], [8, 1, 1]]
     assert pad([(4,)], pad_id=0).dtype == torch.long
-    with pytest.raises(ValueError, match="seqs is empty"):
+    with pytest.raises(ValueError, match="seqs must not be empty"):
         pad([], pad_id=1)
 
 
@@ -173,7 +173,7 @@ def test_length_batches_errors():
     for bad in (0, -1, 2.0, True):
         with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
             LengthBatches(examples, bad, **kw)
-    with pytest.raises(ValueError, match="examples is empty"):
+    with pytest.raises(ValueError, match="examples must not be empty"):
         LengthBatches([], 4, **kw)
     with pytest.raises(ValueError, match="example 1 must be"):
         LengthBatches([([4, 3], [2, 3]), ([], [2, 3])], 4, **kw)
