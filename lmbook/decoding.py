@@ -113,7 +113,8 @@ def greedy_decode(model: Decodable, src: torch.Tensor, max_len: int = 50) -> lis
         steps = []
         for _ in range(max_len):
             logits, state = model.decode_step(prev, state)  # (B, V)
-            prev = logits.argmax(-1).masked_fill(finished, eos)  # ended rows: <eos> again
+            # the most likely token; rows that have ended write <eos> again
+            prev = logits.argmax(-1).masked_fill(finished, eos)  # (B,)
             steps.append(prev)
             finished |= prev == eos
             if bool(finished.all()):

@@ -220,7 +220,7 @@ class Seq2SeqConfig:
 
 
 class Encoder(nn.Module):
-    """Embeds the source and runs a GRU over it; padding never enters the GRU's state."""
+    """Embeds the source and runs a GRU over it; <pad> never enters the GRU's state."""
 
     def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__()
@@ -236,7 +236,7 @@ class Encoder(nn.Module):
         )
 
     def forward(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """src (B, S) -> outputs (B, S, H), zero at padding, and final states (L, B, H)."""
+        """src (B, S) -> outputs (B, S, H), zero at padding, final states (L, B, H)."""
         check_padded_right("source", src, self.pad_id)
         lengths = (src != self.pad_id).sum(1)  # (B,) real tokens per row
         x = self.drop(self.embed(src))  # (B, S, E)
@@ -249,7 +249,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """The GRU decoder of Cho et al. (2014): the context c enters every step and output.
+    """The GRU decoder of Cho et al. (2014): c enters every step and the output layer.
 
     Step t reads [e(y_{t-1}); c], updates s_t, and scores the next token with one linear
     layer over [s_t; e(y_{t-1}); c] (Cho's deep output, without its maxout).
@@ -272,7 +272,7 @@ class Decoder(nn.Module):
     def forward(
         self, y: torch.Tensor, hidden: torch.Tensor, context: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """y (B, T) previous tokens, hidden (L, B, H), context c (B, H) -> logits, hidden.
+        """y (B, T) previous tokens, hidden (L, B, H), context (B, H) -> logits, hidden.
 
         The logits are (B, T, V); hidden is the state after the last token of y.
         """
@@ -284,10 +284,11 @@ class Decoder(nn.Module):
 
 
 class Seq2Seq(nn.Module):
-    """Encoder–decoder: forward(src, tgt) -> (logits, loss) by teacher forcing; decoding.
+    """Encoder–decoder: forward(src, tgt) -> (logits, loss) by teacher forcing.
 
     The decoder starts from the encoder's final states (every layer) and reads the
-    context c = the top layer's final state at every step.
+    context c = the top layer's final state at every step; encode and decode_step
+    serve greedy and beam search.
     """
 
     def __init__(self, config: Seq2SeqConfig) -> None:
@@ -302,18 +303,18 @@ class Seq2Seq(nn.Module):
         return {"hidden": hidden.transpose(0, 1), "context": hidden[-1]}
 
     def decode(self, y: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Run the decoder over y (B, T) from state -> logits (B, T, V), state after y."""
+        """Decode y (B, T) from state -> logits (B, T, V) and the state after y."""
         hidden = state["hidden"].transpose(0, 1).contiguous()  # (n_layers, B, H)
         logits, hidden = self.decoder(y, hidden, state["context"])
         return logits, {**state, "hidden": hidden.transpose(0, 1)}
 
     def decode_step(self, prev: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One step: previous tokens prev (B,) -> next-token logits (B, V), new state."""
+        """One step: previous tokens prev (B,) -> next logits (B, V), new state."""
         logits, state = self.decode(prev.unsqueeze(1), state)
         return logits[:, 0], state
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """src (B, S), tgt (B, T) = <bos> … <eos> <pad>… -> logits (B, T-1, V), mean loss.
+        """src (B, S), tgt (B, T) = <bos> … <eos> <pad>… -> logits (B, T-1, V), loss.
 
         Teacher forcing: the decoder reads tgt[:, :-1] and predicts tgt[:, 1:]; the loss
         is the mean cross-entropy over the target positions that are not <pad>.
