@@ -39,6 +39,13 @@ import torch.nn.functional as F
 
 from lmbook.seq2seq import BOS, EOS, PAD, State
 from lmbook.text import Vocab, word_tokenize
+from lmbook.validate import (
+    check_decodable,
+    check_int,
+    check_number,
+    check_source_batch,
+    check_str,
+)
 
 
 class Decodable(Protocol):
@@ -66,8 +73,12 @@ def select(state: State, idx: torch.Tensor) -> State:
 
 
 @contextlib.contextmanager
-def _searching(model: Decodable) -> Iterator[None]:
-    """Eval mode and no gradients for the duration; the model's mode is restored after."""
+def evaluating(model: Decodable) -> Iterator[None]:
+    """Eval mode and no gradients for the duration; the model's mode is restored after.
+
+    >>> with evaluating(model):  # doctest: +SKIP
+    ...     state = model.encode(src)
+    """
     was_training = getattr(model, "training", None)
     if was_training is not None:
         model.eval()
@@ -77,30 +88,6 @@ def _searching(model: Decodable) -> Iterator[None]:
     finally:
         if was_training is not None:
             model.train(was_training)
-
-
-def _special_ids(model: Decodable) -> tuple[int, int]:
-    config = getattr(model, "config", None)
-    if config is None or not hasattr(config, "bos_id") or not hasattr(config, "eos_id"):
-        raise TypeError(
-            f"model must have config.bos_id and config.eos_id, got {type(model).__name__} "
-            "without them"
-        )
-    return config.bos_id, config.eos_id
-
-
-def _check_src(src: torch.Tensor) -> None:
-    if not isinstance(src, torch.Tensor) or src.ndim != 2 or src.dtype != torch.long:
-        raise TypeError(
-            "src must be a (B, S) LongTensor of source ids, got "
-            + (
-                f"{src.dtype} of shape {tuple(src.shape)}"
-                if isinstance(src, torch.Tensor)
-                else type(src).__name__
-            )
-        )
-    if src.size(0) == 0:
-        raise ValueError("src holds no sentence (B = 0)")
 
 
 def _check_int(name: str, value: object) -> None:
@@ -114,18 +101,20 @@ def greedy_decode(model: Decodable, src: torch.Tensor, max_len: int = 50) -> lis
     Each row stops at <eos> (not returned) or after max_len tokens; decoding stops
     when every row has ended.
     """
-    _check_src(src)
-    _check_int("max_len", max_len)
-    bos, eos = _special_ids(model)
+    check_source_batch(src)
+    check_int("max_len", max_len)
+    check_decodable(model)
+    bos, eos = model.config.bos_id, model.config.eos_id
     B = src.size(0)
-    with _searching(model):
+    with evaluating(model):
         state = model.encode(src)
         prev = torch.full((B,), bos, dtype=torch.long, device=src.device)  # (B,)
         finished = torch.zeros(B, dtype=torch.bool, device=src.device)  # (B,)
         steps = []
         for _ in range(max_len):
             logits, state = model.decode_step(prev, state)  # (B, V)
-            prev = logits.argmax(-1).masked_fill(finished, eos)  # ended rows: <eos> again
+            # the most likely token; rows that have ended write <eos> again
+            prev = logits.argmax(-1).masked_fill(finished, eos)  # (B,)
             steps.append(prev)
             finished |= prev == eos
             if bool(finished.all()):
@@ -158,14 +147,12 @@ def beam_search(
     a more probable target. beam_size may exceed the vocabulary: the extra rows start
     at -inf and never finish.
     """
-    _check_src(src)
-    _check_int("beam_size", beam_size)
-    _check_int("max_len", max_len)
-    if isinstance(length_penalty, bool) or not (
-        isinstance(length_penalty, (int, float)) and length_penalty >= 0
-    ):
-        raise ValueError(f"length_penalty must be a number >= 0, got {length_penalty!r}")
-    bos, eos = _special_ids(model)
+    check_source_batch(src)
+    check_int("beam_size", beam_size)
+    check_int("max_len", max_len)
+    check_number("length_penalty", length_penalty, low=0)
+    check_decodable(model)
+    bos, eos = model.config.bos_id, model.config.eos_id
     B, K, device = src.size(0), beam_size, src.device
     done: list[list[Hypothesis]] = [[] for _ in range(B)]
 
@@ -173,7 +160,7 @@ def beam_search(
         score = log_prob / length**length_penalty
         done[b].append(Hypothesis(tokens, log_prob, score, ended))
 
-    with _searching(model):
+    with evaluating(model):
         state = select(model.encode(src), torch.arange(B, device=device).repeat_interleave(K))
         prev = torch.full((B * K,), bos, dtype=torch.long, device=device)  # (B*K,)
         history = torch.zeros(B * K, 0, dtype=torch.long, device=device)  # (B*K, t)
@@ -219,16 +206,17 @@ def sequence_log_probs(
     model: Decodable, src: torch.Tensor, targets: Sequence[Sequence[int]]
 ) -> list[float]:
     """log p(target | source) of each given target (ids after <bos>; add <eos> to count it)."""
-    _check_src(src)
+    check_source_batch(src)
     if len(targets) != src.size(0):
         raise ValueError(f"{len(targets)} targets for {src.size(0)} sources: give one each")
-    bos, _ = _special_ids(model)
+    check_decodable(model)
+    bos = model.config.bos_id
     T = max(len(t) for t in targets)
     y = torch.full((len(targets), T), bos, dtype=torch.long, device=src.device)  # (B, T)
     for i, t in enumerate(targets):
         y[i, : len(t)] = torch.as_tensor(t, dtype=torch.long)
     total = torch.zeros(len(targets), device=src.device)
-    with _searching(model):
+    with evaluating(model):
         state = model.encode(src)
         prev = torch.full((len(targets),), bos, dtype=torch.long, device=src.device)
         for i in range(T):
@@ -255,8 +243,7 @@ def translate(
     The sentence is tokenised (lower-cased) with word_tokenize; words the source
     vocabulary lacks become <unk>. beam_size=1 is greedy search.
     """
-    if not isinstance(sentence, str):
-        raise TypeError(f"sentence must be a str, got {type(sentence).__name__} {sentence!r}")
+    check_str("sentence", sentence)
     tokens = word_tokenize(sentence)
     if not tokens:
         raise ValueError(f"sentence {sentence!r} holds no words to translate")

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from lmbook.validate import check_corpus, check_int
+
 
 def cross_entropy(log_probs: Sequence[float]) -> float:
     """Mean negative log-probability, in nats per token, of the tokens a model was shown."""
@@ -48,55 +50,35 @@ def nats_to_bits(nats: float) -> float:
     return nats / math.log(2)
 
 
-def _check_corpus(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> None:
-    for name, corpus in (("hypotheses", hypotheses), ("references", references)):
-        if isinstance(corpus, str):
-            raise TypeError(f"{name} must be a list of token lists, got a str: tokenize first")
-    if len(hypotheses) != len(references):
-        raise ValueError(
-            f"{len(hypotheses)} hypotheses but {len(references)} references: "
-            "give exactly one reference per hypothesis"
-        )
-    if len(hypotheses) == 0:
-        raise ValueError("the corpus is empty: BLEU needs at least one hypothesis")
-    for name, corpus in (("hypothesis", hypotheses), ("reference", references)):
-        for i, sentence in enumerate(corpus):
-            if isinstance(sentence, str):
-                raise TypeError(
-                    f"{name} {i} is a str ({sentence[:30]!r}), not a list of tokens; "
-                    "tokenize it first, e.g. sentence.split()"
-                )
+def ngram_counts(tokens: Sequence[Hashable], n: int) -> Counter:
+    """Each n-gram of tokens (a tuple) and how often it occurs.
 
-
-def _ngrams(tokens: Sequence[Hashable], n: int) -> Counter:
+    >>> ngram_counts("abab", 2)
+    Counter({('a', 'b'): 2, ('b', 'a'): 1})
+    """
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
 def bleu(
     hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]], max_n: int = 4
 ) -> float:
-    """Corpus BLEU (Papineni et al., 2002) on 0-100, of tokenised sentences, one reference each.
+    """Corpus BLEU (0-100) of tokenised sentences, one reference each (Papineni et al.).
 
-    The n-gram precisions p_n (each hypothesis n-gram counted at most as often as it
-    occurs in its reference) are summed over the whole corpus before dividing, then
-    BLEU = BP · exp(mean over n = 1..max_n of log p_n), with the brevity penalty
-    BP = exp(1 - r/c) when the c hypothesis tokens are not more than the r reference
-    tokens, else 1. No smoothing: if some p_n is 0, BLEU is 0. The same number as
-    sacrebleu's corpus BLEU with tokenize="none", smooth_method="none".
+    BLEU = BP · exp(mean over n = 1..max_n of log p_n), no smoothing (some p_n = 0
+    gives 0); sacrebleu's corpus BLEU with tokenize="none", smooth_method="none".
 
     >>> round(bleu([["the", "cat", "sat", "on", "the", "mat"]],
     ...            [["the", "cat", "sat", "on", "a", "mat"]]), 2)
     53.73
     """
-    _check_corpus(hypotheses, references)
-    if isinstance(max_n, bool) or not isinstance(max_n, int) or max_n < 1:
-        raise ValueError(f"max_n must be an int >= 1, got {max_n!r}")
+    check_corpus(hypotheses, references)
+    check_int("max_n", max_n)
     matches, totals = [0] * max_n, [0] * max_n
     c = r = 0  # hypothesis and reference lengths, in tokens
     for hyp, ref in zip(hypotheses, references, strict=True):
         c, r = c + len(hyp), r + len(ref)
         for n in range(1, max_n + 1):
-            hyp_counts, ref_counts = _ngrams(hyp, n), _ngrams(ref, n)
+            hyp_counts, ref_counts = ngram_counts(hyp, n), ngram_counts(ref, n)
             matches[n - 1] += sum(min(k, ref_counts[g]) for g, k in hyp_counts.items())
             totals[n - 1] += max(len(hyp) - n + 1, 0)
     if min(matches) == 0:  # some precision is 0 (or 0/0: no n-grams that long at all)
@@ -124,7 +106,7 @@ def bleu_by_length(
     ...  bleu_by_length(hyps, refs, lengths=[4, 7], bins=[1, 5, math.inf])]
     [('1-4', 100.0, 1), ('5+', 41.11, 1)]
     """
-    _check_corpus(hypotheses, references)
+    check_corpus(hypotheses, references)
     if len(lengths) != len(hypotheses):
         raise ValueError(f"{len(lengths)} lengths but {len(hypotheses)} hypotheses: give one each")
     if len(bins) < 2 or any(lo >= hi for lo, hi in pairwise(bins)):

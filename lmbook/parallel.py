@@ -71,6 +71,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from lmbook.validate import check_int, check_str, check_tokens, check_type
+
 SPLIT_NAMES = ("train", "validation", "test")
 MAX_LENGTH = 40  # English tokens, "." included; longer sentences are drawn again
 
@@ -501,8 +503,7 @@ def _finish(en: _Tokens, fr: _Tokens, aspirate_h: frozenset[str]) -> SentencePai
 
 def random_pair(rng: random.Random) -> SentencePair:
     """One sentence pair drawn from the grammar: random_pair(random.Random(0))."""
-    if not isinstance(rng, random.Random):
-        raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
+    check_type("rng", rng, random.Random, "a random.Random")
     tables = _tables()
     while True:
         en, fr = _Builder(rng, tables).sentence()
@@ -520,18 +521,11 @@ def split_of(en: Sequence[str]) -> str:
     return "train" if bucket < 80 else "validation" if bucket < 90 else "test"
 
 
-def _check_int(name: str, value: object, minimum: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-
-
 def pair_stream(split: str, seed: int = 0) -> Iterator[SentencePair]:
     """Endless distinct pairs of one split, in the order the grammar draws them."""
     if split not in SPLIT_NAMES:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
-    _check_int("seed", seed)
+    check_type("seed", seed, int, "an int")
     return _stream(split, random.Random(seed))
 
 
@@ -551,7 +545,8 @@ def translation_pairs(split: str, n: int, seed: int = 0) -> list[SentencePair]:
 
     The same seed gives the same pairs, and the first n are a prefix of the first n + k.
     """
-    _check_int("n", n, minimum=1)
+    check_type("n", n, int, "an int")
+    check_int("n", n)
     return list(itertools.islice(pair_stream(split, seed), n))
 
 
@@ -565,16 +560,14 @@ _ATTACHED = frozenset(".,")  # punctuation written without a space before it
 def tokenize_fr(text: str) -> list[str]:
     """Split French text into lower-case tokens, elisions apart: "L'homme dort." → ["l'",
     "homme", "dort", "."]."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_str("text", text)
     return _FR_TOKEN.findall(text.lower().replace("’", "'"))
 
 
 def detokenize_fr(tokens: Sequence[str]) -> str:
     """Join French tokens into text, undoing tokenize_fr: ["l'", "homme", "dort", "."] →
     "l'homme dort."."""
-    if isinstance(tokens, str):
-        raise TypeError("detokenize_fr expects a sequence of tokens, got a str")
+    check_tokens("tokens", tokens)
     text = ""
     for token in tokens:
         if text and not text.endswith("'") and token not in _ATTACHED:

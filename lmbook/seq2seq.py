@@ -36,8 +36,23 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lmbook.text import Vocab
+from lmbook.validate import (
+    check_distinct,
+    check_encoded_pairs,
+    check_id,
+    check_int,
+    check_nonempty,
+    check_number,
+    check_padded_right,
+    check_sentence_pair,
+    check_targets,
+    check_token_lists,
+    check_tokens,
+    check_vocab_specials,
+)
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+SPECIALS = (PAD, BOS, EOS, UNK)  # every vocabulary of this module holds these
 
 State = dict[str, torch.Tensor]
 
@@ -45,37 +60,24 @@ State = dict[str, torch.Tensor]
 # --- vocabularies and examples ------------------------------------------------------
 
 
-def _check_sentence(sentence: object, what: str) -> None:
-    if isinstance(sentence, str):
-        raise TypeError(
-            f"{what} is a str ({sentence[:30]!r}), not a list of tokens; tokenize it first"
-        )
-
-
 def build_vocab(sentences: Iterable[Sequence[str]], min_freq: int = 1) -> Vocab:
     """A Vocab of the tokens in sentences, with <unk> (id 0), <pad>, <bos> and <eos>.
 
     Look ids up by name (vocab.stoi[PAD]) rather than assuming them.
     """
-    if isinstance(sentences, str):
-        raise TypeError("sentences must be token lists, got a str: tokenize it first")
+    check_token_lists("sentences", sentences)
 
     def tokens() -> Iterator[str]:
         for i, sentence in enumerate(sentences):
-            _check_sentence(sentence, f"sentence {i}")
+            check_tokens(f"sentence {i}", sentence)
             yield from sentence
 
     return Vocab(tokens(), min_freq=min_freq, specials=(PAD, BOS, EOS), unk=UNK)
 
 
 def _check_vocab(vocab: Vocab, name: str) -> None:
-    if not isinstance(vocab, Vocab):
-        raise TypeError(f"{name} must be an lmbook.text.Vocab, got {type(vocab).__name__}")
-    missing = [t for t in (PAD, BOS, EOS, UNK) if t not in vocab]
-    if missing:
-        raise ValueError(
-            f"{name} lacks the special tokens {missing}; build it with lmbook.seq2seq.build_vocab"
-        )
+    # kept for lmbook.translator (chapter 6b), which calls it; new code calls the validator
+    check_vocab_specials(name, vocab, SPECIALS)
 
 
 def encode_pairs(
@@ -85,18 +87,13 @@ def encode_pairs(
 
     Unknown tokens map to <unk>.
     """
-    _check_vocab(src_vocab, "src_vocab")
-    _check_vocab(tgt_vocab, "tgt_vocab")
+    check_vocab_specials("src_vocab", src_vocab, SPECIALS)
+    check_vocab_specials("tgt_vocab", tgt_vocab, SPECIALS)
     bos, eos = tgt_vocab.stoi[BOS], tgt_vocab.stoi[EOS]
     examples = []
     for i, pair in enumerate(pairs):
-        if isinstance(pair, str) or len(pair) != 2:
-            raise ValueError(
-                f"pair {i} must be a (source tokens, target tokens) pair, got {pair!r}"
-            )
+        check_sentence_pair(f"pair {i}", pair)
         src, tgt = pair
-        _check_sentence(src, f"the source of pair {i}")
-        _check_sentence(tgt, f"the target of pair {i}")
         examples.append(
             (src_vocab.encode(src) + [src_vocab.stoi[EOS]], [bos] + tgt_vocab.encode(tgt) + [eos])
         )
@@ -110,8 +107,7 @@ def pad(seqs: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
     tensor([[5, 6, 7],
             [8, 1, 1]])
     """
-    if len(seqs) == 0:
-        raise ValueError("seqs is empty: nothing to pad")
+    check_nonempty("seqs", seqs)
     out = torch.full((len(seqs), max(len(s) for s in seqs)), pad_id, dtype=torch.long)
     for i, s in enumerate(seqs):
         out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
@@ -139,17 +135,9 @@ class LengthBatches:
         tgt_pad: int,
         by_length: bool = True,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        check_int("batch_size", batch_size)
         self.examples = list(examples)
-        if not self.examples:
-            raise ValueError("examples is empty: there is nothing to batch")
-        for i, example in enumerate(self.examples):
-            if len(example) != 2 or len(example[0]) == 0 or len(example[1]) < 2:
-                raise ValueError(
-                    f"example {i} must be (source ids, target ids) with a non-empty source and "
-                    f"at least <bos> <eos> as target, got {example!r}; use encode_pairs"
-                )
+        check_encoded_pairs("examples", self.examples)
         self.batch_size = batch_size
         self.shuffle, self.by_length = shuffle, by_length
         self.src_pad, self.tgt_pad = src_pad, tgt_pad
@@ -203,36 +191,23 @@ class Seq2SeqConfig:
     eos_id: int
     n_embd: int = 128  # E, the size of a token embedding
     n_hidden: int = 256  # H, the size of the GRU states
-    n_layers: int = 1
+    n_layers: int = 1  # L, stacked GRU layers
     dropout: float = 0.0  # on embeddings, between GRU layers, and before the output layer
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "n_embd", "n_hidden", "n_layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if isinstance(self.dropout, bool) or not (
-            isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1
-        ):
-            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
-        ids = [("src_pad_id", "src_vocab_size")] + [
-            (name, "tgt_vocab_size") for name in ("tgt_pad_id", "bos_id", "eos_id")
-        ]
-        for name, size_name in ids:
-            value, size = getattr(self, name), getattr(self, size_name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
-                raise ValueError(f"{name} must be an int in [0, {size_name}={size}), got {value!r}")
-        if len({self.tgt_pad_id, self.bos_id, self.eos_id}) < 3:
-            raise ValueError(
-                f"tgt_pad_id, bos_id and eos_id must differ, got {self.tgt_pad_id}, "
-                f"{self.bos_id} and {self.eos_id}"
-            )
+            check_int(name, getattr(self, name))
+        check_number("dropout", self.dropout, low=0, high=1, high_open=True)
+        check_id("src_pad_id", self.src_pad_id, "src_vocab_size", self.src_vocab_size)
+        for name in ("tgt_pad_id", "bos_id", "eos_id"):
+            check_id(name, getattr(self, name), "tgt_vocab_size", self.tgt_vocab_size)
+        check_distinct(tgt_pad_id=self.tgt_pad_id, bos_id=self.bos_id, eos_id=self.eos_id)
 
     @classmethod
     def from_vocabs(cls, src_vocab: Vocab, tgt_vocab: Vocab, **sizes: int | float) -> Seq2SeqConfig:
         """The config whose vocabulary sizes and special ids are those of the two vocabularies."""
-        _check_vocab(src_vocab, "src_vocab")
-        _check_vocab(tgt_vocab, "tgt_vocab")
+        check_vocab_specials("src_vocab", src_vocab, SPECIALS)
+        check_vocab_specials("tgt_vocab", tgt_vocab, SPECIALS)
         return cls(
             src_vocab_size=len(src_vocab),
             tgt_vocab_size=len(tgt_vocab),
@@ -245,7 +220,7 @@ class Seq2SeqConfig:
 
 
 class Encoder(nn.Module):
-    """Embeds the source and runs a GRU over it; padding never enters the recurrent state."""
+    """Embeds the source and runs a GRU over it; <pad> never enters the GRU's state."""
 
     def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__()
@@ -261,33 +236,23 @@ class Encoder(nn.Module):
         )
 
     def forward(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """src (B, S) -> outputs (B, S, H), zero at padding, and final states (n_layers, B, H)."""
-        B, S = src.shape
-        mask = src != self.pad_id  # (B, S)
-        lengths = mask.sum(1)  # (B,)
-        if bool((lengths == 0).any()):
-            raise ValueError(
-                f"source row {int((lengths == 0).nonzero()[0])} is all <pad> "
-                f"(id {self.pad_id}): every source needs a token (encode_pairs adds <eos>)"
-            )
-        if not torch.equal(mask, torch.arange(S, device=src.device) < lengths[:, None]):
-            raise ValueError(
-                f"sources must be padded on the right only, with <pad> = {self.pad_id}"
-            )
+        """src (B, S) -> outputs (B, S, H), zero at padding, final states (L, B, H)."""
+        check_padded_right("source", src, self.pad_id)
+        lengths = (src != self.pad_id).sum(1)  # (B,) real tokens per row
         x = self.drop(self.embed(src))  # (B, S, E)
         # Packing runs each row's GRU for its own length only, so its final state is the
         # state after its last real token, the same as for the sentence alone.
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, hidden = self.rnn(packed)
-        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=S)  # (B, S, H)
-        return outputs, hidden  # hidden: (n_layers, B, H)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src.size(1))
+        return outputs, hidden  # outputs: (B, S, H); hidden: (n_layers, B, H)
 
 
 class Decoder(nn.Module):
-    """The GRU decoder of Cho et al. (2014): the context c enters every step and the output.
+    """The GRU decoder of Cho et al. (2014): c enters every step and the output layer.
 
-    Step t reads [e(y_{t-1}); c], updates h_t, and scores the next token with one linear
-    layer over [h_t; e(y_{t-1}); c] (Cho's deep output, without its maxout).
+    Step t reads [e(y_{t-1}); c], updates s_t, and scores the next token with one linear
+    layer over [s_t; e(y_{t-1}); c] (Cho's deep output, without its maxout).
     """
 
     def __init__(self, config: Seq2SeqConfig) -> None:
@@ -307,22 +272,23 @@ class Decoder(nn.Module):
     def forward(
         self, y: torch.Tensor, hidden: torch.Tensor, context: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """y (B, T) previous tokens, hidden (n_layers, B, H), context c (B, H) -> logits, hidden.
+        """y (B, T) previous tokens, hidden (L, B, H), context (B, H) -> logits, hidden.
 
         The logits are (B, T, V); hidden is the state after the last token of y.
         """
         e = self.drop(self.embed(y))  # (B, T, E)
         c = context.unsqueeze(1).expand(-1, y.size(1), -1)  # (B, T, H)
-        h, hidden = self.rnn(torch.cat([e, c], dim=-1), hidden)  # (B, T, H)
-        logits = self.out(self.drop(torch.cat([h, e, c], dim=-1)))  # (B, T, V)
+        s, hidden = self.rnn(torch.cat([e, c], dim=-1), hidden)  # s_1 … s_T: (B, T, H)
+        logits = self.out(self.drop(torch.cat([s, e, c], dim=-1)))  # (B, T, V)
         return logits, hidden
 
 
 class Seq2Seq(nn.Module):
-    """An encoder–decoder: forward(src, tgt) -> (logits, loss) by teacher forcing, and decoding.
+    """Encoder–decoder: forward(src, tgt) -> (logits, loss) by teacher forcing.
 
     The decoder starts from the encoder's final states (every layer) and reads the
-    context c = the top layer's final state at every step.
+    context c = the top layer's final state at every step; encode and decode_step
+    serve greedy and beam search.
     """
 
     def __init__(self, config: Seq2SeqConfig) -> None:
@@ -332,36 +298,28 @@ class Seq2Seq(nn.Module):
         self.decoder = Decoder(config)
 
     def encode(self, src: torch.Tensor) -> State:
-        """src (B, S) -> the decoding state {"hidden": (B, n_layers, H), "context": (B, H)}."""
+        """src (B, S) -> the decoding state {"hidden": (B, L, H), "context": (B, H)}."""
         _, hidden = self.encoder(src)  # (n_layers, B, H)
         return {"hidden": hidden.transpose(0, 1), "context": hidden[-1]}
 
     def decode(self, y: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Run the decoder over y (B, T) from state -> logits (B, T, V) and the state after y."""
+        """Decode y (B, T) from state -> logits (B, T, V) and the state after y."""
         hidden = state["hidden"].transpose(0, 1).contiguous()  # (n_layers, B, H)
         logits, hidden = self.decoder(y, hidden, state["context"])
         return logits, {**state, "hidden": hidden.transpose(0, 1)}
 
     def decode_step(self, prev: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One decoding step: prev (B,) tokens -> logits (B, V) of the next, and the new state."""
+        """One step: previous tokens prev (B,) -> next logits (B, V), new state."""
         logits, state = self.decode(prev.unsqueeze(1), state)
         return logits[:, 0], state
 
     def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """src (B, S), tgt (B, T) = <bos> ... <eos> <pad>... -> logits (B, T-1, V), mean loss.
+        """src (B, S), tgt (B, T) = <bos> … <eos> <pad>… -> logits (B, T-1, V), loss.
 
         Teacher forcing: the decoder reads tgt[:, :-1] and predicts tgt[:, 1:]; the loss
         is the mean cross-entropy over the target positions that are not <pad>.
         """
-        if tgt.size(1) < 2:
-            raise ValueError(
-                f"tgt must hold at least <bos> and <eos>, got shape {tuple(tgt.shape)}"
-            )
-        if bool((tgt[:, 0] != self.config.bos_id).any()):
-            raise ValueError(
-                f"every target must start with <bos> (id {self.config.bos_id}), got first ids "
-                f"{tgt[:, 0].tolist()[:8]}; encode targets with encode_pairs"
-            )
+        check_targets(tgt, self.config.bos_id)
         logits, _ = self.decode(tgt[:, :-1], self.encode(src))  # (B, T-1, V)
         loss = F.cross_entropy(
             logits.reshape(-1, logits.size(-1)),

@@ -274,8 +274,8 @@ def check_tokens(name: str, tokens: object) -> None:
     """`tokens` is a sequence of tokens, not a str (a str must be tokenized first)."""
     if isinstance(tokens, str):
         raise TypeError(
-            f"{name} must be a sequence of tokens, got a str; tokenize it first, "
-            "e.g. char_tokenize(text)"
+            f"{name} must be a sequence of tokens, got a str ({tokens[:30]!r}); tokenize "
+            "it first, e.g. char_tokenize(text) or sentence.split()"
         )
 
 
@@ -610,3 +610,106 @@ def check_process_group() -> None:
     """A process group has been joined (lmbook.distributed.setup under torchrun)."""
     if not dist.is_initialized():
         raise ValueError("no process group: call setup() (under torchrun) first")
+
+
+# --- chapter 4: encoder–decoder (tokenised sentences, vocabularies, id batches) --------
+
+
+def check_token_lists(name: str, value: object) -> None:
+    """`value` is a collection of tokenised sentences, not one str."""
+    if isinstance(value, str):
+        raise TypeError(f"{name} must be a list of token lists, got a str: tokenize it first")
+
+
+def check_sentence_pair(name: str, pair: object) -> None:
+    """`pair` is (source tokens, target tokens)."""
+    if isinstance(pair, str) or len(pair) != 2:
+        raise ValueError(f"{name} must be a (source tokens, target tokens) pair, got {pair!r}")
+    check_tokens(f"the source of {name}", pair[0])
+    check_tokens(f"the target of {name}", pair[1])
+
+
+def check_corpus(hypotheses: Sequence[Any], references: Sequence[Any]) -> None:
+    """One tokenised reference for each of at least one tokenised hypothesis."""
+    check_token_lists("hypotheses", hypotheses)
+    check_token_lists("references", references)
+    if len(hypotheses) != len(references):
+        raise ValueError(
+            f"{len(hypotheses)} hypotheses but {len(references)} references: "
+            "give exactly one reference per hypothesis"
+        )
+    if len(hypotheses) == 0:
+        raise ValueError("the corpus is empty: BLEU needs at least one hypothesis")
+    for what, corpus in (("hypothesis", hypotheses), ("reference", references)):
+        for i, sentence in enumerate(corpus):
+            check_tokens(f"{what} {i}", sentence)
+
+
+def check_vocab_specials(name: str, vocab: object, specials: Sequence[str]) -> None:
+    """`vocab` is an lmbook.text.Vocab (it has .stoi) that holds every special token."""
+    if not hasattr(vocab, "stoi") or not hasattr(vocab, "__contains__"):
+        raise TypeError(f"{name} must be an lmbook.text.Vocab, got {type(vocab).__name__}")
+    missing = [token for token in specials if token not in vocab]
+    if missing:
+        raise ValueError(
+            f"{name} lacks the special tokens {missing}; build it with lmbook.seq2seq.build_vocab"
+        )
+
+
+def check_id(name: str, value: object, size_name: str, size: int) -> None:
+    """`value` is an id in [0, size): `size_name` says which size, for the message."""
+    if not is_int(value) or not 0 <= int(_scalar(value)) < size:
+        raise ValueError(f"{name} must be an int in [0, {size_name}={size}), got {value!r}")
+
+
+def check_encoded_pairs(name: str, examples: Sequence[Any]) -> None:
+    """`examples` are (source ids, target ids) pairs as encode_pairs makes them."""
+    check_nonempty(name, examples)
+    for i, example in enumerate(examples):
+        if len(example) != 2 or len(example[0]) == 0 or len(example[1]) < 2:
+            raise ValueError(
+                f"example {i} must be (source ids, target ids) with a non-empty source and "
+                f"at least <bos> <eos> as target, got {example!r}; use encode_pairs"
+            )
+
+
+def check_source_batch(src: object) -> None:
+    """`src` is a (B, S) LongTensor of source ids with B >= 1."""
+    if not isinstance(src, torch.Tensor) or src.ndim != 2 or src.dtype != torch.long:
+        raise TypeError(f"src must be a (B, S) LongTensor of source ids, got {_what(src)}")
+    if src.size(0) == 0:
+        raise ValueError("src holds no sentence (B = 0)")
+
+
+def check_padded_right(name: str, ids: torch.Tensor, pad_id: int) -> None:
+    """Every row of `ids` (B, S) holds a token, then only <pad> (pad_id) to its end."""
+    mask = ids != pad_id  # (B, S)
+    lengths = mask.sum(1)  # (B,)
+    if bool((lengths == 0).any()):
+        raise ValueError(
+            f"{name} row {int((lengths == 0).nonzero()[0])} is all <pad> (id {pad_id}): "
+            "every row needs a token (encode_pairs adds <eos>)"
+        )
+    if not torch.equal(mask, torch.arange(ids.size(1), device=ids.device) < lengths[:, None]):
+        raise ValueError(f"{name} rows must be padded on the right only, with <pad> = {pad_id}")
+
+
+def check_targets(tgt: torch.Tensor, bos_id: int) -> None:
+    """`tgt` (B, T) holds <bos> ... <eos> rows: T >= 2, and every row starts with bos_id."""
+    if tgt.size(1) < 2:
+        raise ValueError(f"tgt must hold at least <bos> and <eos>, got shape {tuple(tgt.shape)}")
+    if bool((tgt[:, 0] != bos_id).any()):
+        raise ValueError(
+            f"every target must start with <bos> (id {bos_id}), got first ids "
+            f"{tgt[:, 0].tolist()[:8]}; encode targets with encode_pairs"
+        )
+
+
+def check_decodable(model: object) -> None:
+    """`model` has config.bos_id and config.eos_id, as greedy and beam search need."""
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(config, "bos_id") or not hasattr(config, "eos_id"):
+        raise TypeError(
+            f"model must have config.bos_id and config.eos_id, got {type(model).__name__} "
+            "without them"
+        )

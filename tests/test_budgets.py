@@ -48,7 +48,6 @@ GPT_PARTS = {
 
 # Chapters not yet rewritten idea-first (issue 14), each with what still stands.
 PENDING = {
-    "04_encoder_decoder.ipynb": "marked cells up to 126 lines; long lines; private imports",
     "05_attention.ipynb": "marked cells up to 184 lines; long lines; private imports",
     "06_transformers.ipynb": "the GPT cell is 268 lines; long lines; private imports",
     "07_pretraining_and_finetuning.ipynb": "marked cells up to 234 lines; long lines",

@@ -206,8 +206,8 @@ def test_bleu_rejects_an_empty_corpus():
 @pytest.mark.parametrize(
     "hyps, refs, match",
     [
-        (["the cat"], [["the", "cat"]], "hypothesis 0 is a str"),
-        ([["the", "cat"]], ["the cat"], "reference 0 is a str"),
+        (["the cat"], [["the", "cat"]], "hypothesis 0 must be a sequence of tokens, got a str"),
+        ([["the", "cat"]], ["the cat"], "reference 0 must be a sequence of tokens, got a str"),
         ("the cat", [["the", "cat"]], "hypotheses must be a list of token lists"),
         ([["the", "cat"]], "the cat", "references must be a list of token lists"),
     ],

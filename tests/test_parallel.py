@@ -175,7 +175,7 @@ def test_english_determines_french():
     "call, error, message",
     [
         (lambda: translation_pairs("dev", 5), ValueError, "train, validation, test"),
-        (lambda: translation_pairs("train", 0), ValueError, "n must be at least 1, got 0"),
+        (lambda: translation_pairs("train", 0), ValueError, "n must be an int >= 1, got 0"),
         (lambda: translation_pairs("train", 2.5), TypeError, "n must be an int, got float"),
         (lambda: translation_pairs("train", True), TypeError, "n must be an int"),
         (lambda: translation_pairs("train", 5, seed="0"), TypeError, "seed must be an int"),

@@ -68,7 +68,7 @@ def test_build_vocab_has_the_special_tokens():
 
 
 def test_build_vocab_rejects_strings():
-    with pytest.raises(TypeError, match="sentence 1 is a str"):
+    with pytest.raises(TypeError, match="sentence 1 must be a sequence of tokens, got a str"):
         build_vocab([["a", "b"], "the cat"])
     with pytest.raises(TypeError, match="got a str"):
         build_vocab("the cat")
@@ -88,7 +88,9 @@ def test_encode_pairs_adds_eos_to_sources_and_bos_eos_to_targets():
 def test_encode_pairs_errors():
     src_vocab = build_vocab(s for s, _ in PAIRS)
     tgt_vocab = build_vocab(t for _, t in PAIRS)
-    with pytest.raises(TypeError, match="the source of pair 0 is a str"):
+    with pytest.raises(
+        TypeError, match="the source of pair 0 must be a sequence of tokens, got a str"
+    ):
         encode_pairs([("the cat", ["le", "chat"])], src_vocab, tgt_vocab)
     with pytest.raises(ValueError, match="pair 0 must be a"):
         encode_pairs([(["the"], ["le"], ["der"])], src_vocab, tgt_vocab)
@@ -100,7 +102,7 @@ def test_encode_pairs_errors():
 def test_pad():
     assert pad([[5, 6, 7], [8]], pad_id=1).tolist() == [[5, 6, 7], [8, 1, 1]]
     assert pad([(4,)], pad_id=0).dtype == torch.long
-    with pytest.raises(ValueError, match="seqs is empty"):
+    with pytest.raises(ValueError, match="seqs must not be empty"):
         pad([], pad_id=1)
 
 
@@ -173,7 +175,7 @@ def test_length_batches_errors():
     for bad in (0, -1, 2.0, True):
         with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
             LengthBatches(examples, bad, **kw)
-    with pytest.raises(ValueError, match="examples is empty"):
+    with pytest.raises(ValueError, match="examples must not be empty"):
         LengthBatches([], 4, **kw)
     with pytest.raises(ValueError, match="example 1 must be"):
         LengthBatches([([4, 3], [2, 3]), ([], [2, 3])], 4, **kw)

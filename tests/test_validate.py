@@ -377,3 +377,105 @@ def test_check_one_vector_per_word_and_in_vocabulary() -> None:
     check_in_vocabulary("a", {"a": 0})
     with pytest.raises(ValueError, match="'b' is not in the vocabulary of 1 words; check"):
         check_in_vocabulary("b", {"a": 0})
+
+
+# --- chapter 4: encoder–decoder ---------------------------------------------------------
+
+from lmbook.validate import (  # noqa: E402
+    check_corpus,
+    check_decodable,
+    check_distinct,
+    check_encoded_pairs,
+    check_id,
+    check_padded_right,
+    check_sentence_pair,
+    check_source_batch,
+    check_targets,
+    check_tokens,
+    check_vocab_specials,
+)
+
+
+def test_check_tokens_and_pairs() -> None:
+    check_tokens("s", ["le", "chat"])
+    with pytest.raises(
+        TypeError,
+        match=r"s must be a sequence of tokens, got a str \('le chat'\)",
+    ):
+        check_tokens("s", "le chat")
+    check_sentence_pair("pair 0", (["a"], ["b"]))
+    with pytest.raises(ValueError, match=r"pair 0 must be a \(source tokens, target tokens\)"):
+        check_sentence_pair("pair 0", (["a"],))
+    with pytest.raises(
+        TypeError, match="the target of pair 3 must be a sequence of tokens, got a str"
+    ):
+        check_sentence_pair("pair 3", (["a"], "b c"))
+
+
+def test_check_corpus() -> None:
+    check_corpus([["a"]], [("a", "b")])
+    with pytest.raises(ValueError, match="2 hypotheses but 1 references"):
+        check_corpus([["a"], ["b"]], [["a"]])
+    with pytest.raises(ValueError, match="the corpus is empty"):
+        check_corpus([], [])
+    with pytest.raises(TypeError, match="references must be a list of token lists"):
+        check_corpus([["a"]], "a")
+    with pytest.raises(TypeError, match="hypothesis 1 must be a sequence of tokens, got a str"):
+        check_corpus([["a"], "b"], [["a"], ["b"]])
+
+
+def test_check_vocab_specials() -> None:
+    from lmbook.text import Vocab
+
+    vocab = Vocab(["a"], specials=("<pad>",), unk="<unk>")
+    check_vocab_specials("v", vocab, ("<pad>", "<unk>"))
+    with pytest.raises(ValueError, match=r"v lacks the special tokens \['<bos>'\]"):
+        check_vocab_specials("v", vocab, ("<pad>", "<bos>"))
+    with pytest.raises(TypeError, match="v must be an lmbook.text.Vocab, got dict"):
+        check_vocab_specials("v", {"a": 0}, ())
+
+
+def test_check_id_and_distinct() -> None:
+    check_id("bos_id", 2, "tgt_vocab_size", 9)
+    check_id("bos_id", np.int64(0), "tgt_vocab_size", 9)
+    for bad in (9, -1, 2.0, True):
+        with pytest.raises(ValueError, match=r"bos_id must be an int in \[0, tgt_vocab_size=9\)"):
+            check_id("bos_id", bad, "tgt_vocab_size", 9)
+    check_distinct(a=1, b=2, c=3)
+    with pytest.raises(ValueError, match="a, b and c must differ, got 1, 2 and 2"):
+        check_distinct(a=1, b=2, c=2)
+
+
+def test_check_encoded_pairs() -> None:
+    check_encoded_pairs("examples", [([5, 3], [2, 3])])
+    with pytest.raises(ValueError, match="examples must not be empty"):
+        check_encoded_pairs("examples", [])
+    with pytest.raises(ValueError, match="example 1 must be .* at least <bos> <eos>"):
+        check_encoded_pairs("examples", [([5, 3], [2, 3]), ([5], [2])])
+
+
+def test_check_id_batches() -> None:
+    src = torch.tensor([[5, 3, 1], [5, 6, 3]])
+    check_source_batch(src)
+    check_padded_right("source", src, pad_id=1)
+    with pytest.raises(TypeError, match=r"src must be a \(B, S\) LongTensor .* got torch.int32"):
+        check_source_batch(src.int())
+    with pytest.raises(ValueError, match=r"src holds no sentence \(B = 0\)"):
+        check_source_batch(src[:0])
+    with pytest.raises(ValueError, match=r"source row 1 is all <pad> \(id 1\)"):
+        check_padded_right("source", torch.tensor([[5, 3], [1, 1]]), pad_id=1)
+    with pytest.raises(ValueError, match="source rows must be padded on the right only"):
+        check_padded_right("source", torch.tensor([[1, 3]]), pad_id=1)
+    check_targets(torch.tensor([[2, 7, 3]]), bos_id=2)
+    with pytest.raises(ValueError, match="tgt must hold at least <bos> and <eos>"):
+        check_targets(torch.tensor([[2]]), bos_id=2)
+    with pytest.raises(ValueError, match=r"must start with <bos> \(id 2\), got first ids \[7\]"):
+        check_targets(torch.tensor([[7, 3]]), bos_id=2)
+
+
+def test_check_decodable() -> None:
+    from types import SimpleNamespace
+
+    check_decodable(SimpleNamespace(config=SimpleNamespace(bos_id=2, eos_id=3)))
+    with pytest.raises(TypeError, match="model must have config.bos_id and config.eos_id"):
+        check_decodable(SimpleNamespace(config=SimpleNamespace(bos_id=2)))
