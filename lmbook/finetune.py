@@ -49,16 +49,32 @@ def hidden_states(model: GPT, idx: torch.Tensor) -> torch.Tensor:
 
 # --- a classifier on a GPT body (chapter 7) ----------------------------------------------
 
+POOLINGS = ("mean", "last")
+
+
+def pool_states(h: torch.Tensor, real: torch.Tensor, pooling: str = "mean") -> torch.Tensor:
+    """One vector (B, C) per passage from its states h (B, T, C).
+
+    real (B, T) is True on each passage's characters, which end where its padding
+    begins. pooling='mean' averages their states; 'last' takes the last one's.
+    """
+    lengths = real.sum(dim=1)  # (B,)
+    if pooling == "last":
+        return h[torch.arange(len(h), device=h.device), lengths - 1]  # (B, C)
+    mask = real.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
+    return (h * mask).sum(dim=1) / lengths.unsqueeze(-1).to(h.dtype)  # (B, C)
+
+
 PAD_ID = -1  # fills the positions after a passage's last character; never a token id
 
 
 def encode_passages(
     texts: Sequence[str], vocab: Vocab, max_len: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Character ids of each text, cut to its first max_len, padded at the end with PAD_ID.
+    """Character ids of each text, cut to its first max_len and padded with PAD_ID.
 
     Returns ids (N, T), T the longest cut text, and the lengths (N,). Characters the
-    vocabulary does not know become its `<unk>`.
+    vocabulary does not know become its `<unk>`; the padding comes at the end.
 
     >>> from lmbook.text import Vocab
     >>> ids, lengths = encode_passages(["abc", "a"], Vocab(list("abc")), max_len=2)
@@ -69,21 +85,18 @@ def encode_passages(
     check_int("max_len", max_len)
     rows = [vocab.encode(list(text[:max_len])) for text in texts]
     lengths = torch.tensor([len(r) for r in rows])  # (N,)
-    ids = torch.full((len(rows), int(lengths.max())), PAD_ID, dtype=torch.long)  # (N, T)
+    T = int(lengths.max())
+    ids = torch.full((len(rows), T), PAD_ID, dtype=torch.long)  # (N, T)
     for i, r in enumerate(rows):
         ids[i, : len(r)] = torch.tensor(r)
     return ids, lengths
 
 
-POOLINGS = ("mean", "last")
-
-
 class GPTClassifier(nn.Module):
     """A GPT body, its final hidden states pooled over each passage, then Linear(C, K).
 
-    idx (B, T) holds passages padded at their end with PAD_ID, which the pooling skips.
-    pooling: 'mean' over a passage's characters, or the 'last' character's state.
-    class_weights (K,) weight each class's examples in the loss.
+    Passages come padded at their end with PAD_ID; pooling is 'mean' or 'last' (see
+    pool_states); class_weights (K,) weight each class's examples in the loss.
     """
 
     def __init__(
@@ -98,18 +111,18 @@ class GPTClassifier(nn.Module):
         check_type("body", body, GPT, "an lmbook GPT")
         check_int("n_classes", n_classes, low=2)
         check_choice("pooling", pooling, POOLINGS)
+        check_class_weights(class_weights, n_classes)
         self.body, self.pooling = body, pooling
         self.head = nn.Linear(body.config.n_embd, n_classes)
         if class_weights is not None:
             class_weights = torch.as_tensor(class_weights, dtype=torch.float)
-            check_class_weights(class_weights, n_classes)
         self.register_buffer("class_weights", class_weights)  # moves with .to(device)
         if freeze_body:
             self.freeze_body()
 
     @classmethod
     def from_pretrained(cls, gpt: GPT, n_classes: int, **kwargs: Any) -> GPTClassifier:
-        """A classifier on a copy of the pre-trained gpt's body (gpt stays as it was)."""
+        """A classifier on a copy of the pre-trained gpt (which stays as it was)."""
         check_type("gpt", gpt, GPT, "an lmbook GPT")
         return cls(copy.deepcopy(gpt), n_classes, **kwargs)
 
@@ -120,15 +133,11 @@ class GPTClassifier(nn.Module):
         return self
 
     def features(self, idx: torch.Tensor) -> torch.Tensor:
-        """The pooled hidden state (B, C) of each passage in idx (B, T), padded at its end."""
+        """The pooled hidden state (B, C) of each passage in idx (B, T)."""
         check_padded_ids("idx", idx, PAD_ID)
         real = idx != PAD_ID  # (B, T): True on the passage's characters
-        lengths = real.sum(dim=1)  # (B,)
         h = hidden_states(self.body, idx.masked_fill(~real, 0))  # (B, T, C)
-        if self.pooling == "last":
-            return h[torch.arange(len(h), device=h.device), lengths - 1]  # (B, C)
-        mask = real.unsqueeze(-1).to(h.dtype)  # (B, T, 1)
-        return (h * mask).sum(dim=1) / lengths.unsqueeze(-1).to(h.dtype)  # (B, C)
+        return pool_states(h, real, self.pooling)  # (B, C)
 
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
@@ -156,8 +165,9 @@ def passage_features(model: GPTClassifier, ids: torch.Tensor, batch_size: int = 
     out = []
     try:
         for start in range(0, len(ids), batch_size):
-            T = max(1, int(lengths[start : start + batch_size].max()))  # cut the padding
-            out.append(model.features(ids[start : start + batch_size, :T].to(device)).cpu())
+            rows = slice(start, start + batch_size)
+            T = max(1, int(lengths[rows].max()))  # cut the batch to its longest passage
+            out.append(model.features(ids[rows, :T].to(device)).cpu())
     finally:
         model.train(was_training)
     return torch.cat(out)  # (N, C)

@@ -294,7 +294,7 @@ def as_labels(ys: Sequence[Hashable]) -> list[Hashable]:
 def class_order(
     y_true: list[Hashable], y_pred: list[Hashable], labels: Sequence[Hashable] | None
 ) -> list[Hashable]:
-    """The K classes in order: `labels` (holding every class seen) or the sorted union."""
+    """The K classes in order: `labels` (with every class seen), or all seen, sorted."""
     seen = set(y_true) | set(y_pred)
     check_class_order(labels, seen)
     return sorted(seen) if labels is None else as_labels(labels)
@@ -316,7 +316,7 @@ def confusion_matrix(
     y_pred: Sequence[Hashable],
     labels: Sequence[Hashable] | None = None,
 ) -> np.ndarray:
-    """(K, K) counts: row i is the true class labels[i], column j the predicted labels[j].
+    """(K, K) counts: row i the true class labels[i], column j the predicted labels[j].
 
     labels orders the K classes (by default, the sorted classes seen) and must hold
     every class that occurs. The same matrix as scikit-learn's.
@@ -365,7 +365,7 @@ def macro_f1(
     y_pred: Sequence[Hashable],
     labels: Sequence[Hashable] | None = None,
 ) -> float:
-    """The unweighted mean of the per-class F1: every class counts the same, however rare.
+    """The unweighted mean of the per-class F1: every class counts the same.
 
     >>> macro_f1(["a", "a", "a", "b"], ["a", "a", "a", "a"])   # accuracy 0.75
     0.42857142857142855

@@ -306,8 +306,11 @@ def check_class_ids(name: str, value: object, n: int, dim: str = "N") -> None:
         raise ValueError(f"{name} must be ({dim},) = ({n},) class ids, got {_what(value)}")
 
 
-def check_class_weights(weights: torch.Tensor, n_classes: int) -> None:
-    """`weights` holds n_classes numbers > 0, one per class (NaN is not > 0)."""
+def check_class_weights(weights: object, n_classes: int) -> None:
+    """`weights` is None, or n_classes numbers > 0, one per class (NaN is not > 0)."""
+    if weights is None:
+        return
+    weights = torch.as_tensor(weights, dtype=torch.float)
     if weights.shape != (n_classes,) or not bool((weights > 0).all()):
         raise ValueError(
             f"class_weights must be {n_classes} numbers > 0, one per class, got {weights.tolist()}"

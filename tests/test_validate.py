@@ -213,6 +213,8 @@ def test_check_class_ids_and_weights() -> None:
     with pytest.raises(ValueError, match=r"targets must be \(B,\) = \(1,\) class ids, got list"):
         check_class_ids("targets", [0], 1, dim="B")
     check_class_weights(torch.tensor([1.0, 0.5]), 2)
+    check_class_weights(None, 2)
+    check_class_weights([1, 2], 2)
     with pytest.raises(ValueError, match=r"class_weights must be 2 numbers > 0, .* got \[1.0"):
         check_class_weights(torch.tensor([1.0, math.nan]), 2)
     with pytest.raises(ValueError, match="class_weights must be 3 numbers > 0"):
