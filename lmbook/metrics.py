@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from lmbook.validate import check_corpus, check_int
+from lmbook.validate import check_class_order, check_corpus, check_int, check_labelings
 
 
 def cross_entropy(log_probs: Sequence[float]) -> float:
@@ -266,46 +266,18 @@ def alignment_error_rate(
 # --- classification (chapter 7) --------------------------------------------------------
 
 
-def _check_pair(y_true: Sequence[Hashable], y_pred: Sequence[Hashable], names: str) -> tuple:
-    """Both labelings as lists of plain Python values, after checking they pair up."""
-    a, b = names.split()
-    out = []
-    for name, ys in ((a, y_true), (b, y_pred)):
-        if isinstance(ys, (str, bytes)):
-            raise TypeError(f"{name} must be a sequence of labels, got a {type(ys).__name__}")
-        if getattr(ys, "ndim", 1) != 1:
-            raise ValueError(f"{name} must be 1-D, got shape {ys.shape}")
-        out.append([y.item() if hasattr(y, "item") else y for y in ys])  # numpy scalars
-    if len(out[0]) != len(out[1]):
-        raise ValueError(f"{len(out[0])} labels in {a} but {len(out[1])} in {b}: give one each")
-    if not out[0]:
-        raise ValueError(f"{a} and {b} are empty: give at least one example")
-    return out[0], out[1]
+def as_labels(ys: Sequence[Hashable]) -> list[Hashable]:
+    """The labels as a list of plain Python values (NumPy or torch items unwrapped)."""
+    return [y.item() if hasattr(y, "item") else y for y in ys]
 
 
-def _class_list(y_true: list, y_pred: list, labels: Sequence[Hashable] | None) -> list[Hashable]:
-    """The classes in order: `labels` (checked to hold every class seen) or the sorted union."""
+def class_order(
+    y_true: list[Hashable], y_pred: list[Hashable], labels: Sequence[Hashable] | None
+) -> list[Hashable]:
+    """The K classes in order: `labels` (with every class seen), or all seen, sorted."""
     seen = set(y_true) | set(y_pred)
-    if labels is None:
-        try:
-            return sorted(seen)
-        except TypeError:
-            raise TypeError(
-                f"cannot sort the classes {seen!r} to order them; pass labels=[...]"
-            ) from None
-    if isinstance(labels, (str, bytes)):
-        raise TypeError(f"labels must be a sequence of classes, got a {type(labels).__name__}")
-    order = [y.item() if hasattr(y, "item") else y for y in labels]
-    if not order:
-        raise ValueError("labels is empty: give the classes in the order you want them")
-    if len(set(order)) != len(order):
-        raise ValueError(f"labels holds a class twice: {order!r}")
-    missing = seen - set(order)
-    if missing:
-        raise ValueError(
-            f"classes {', '.join(sorted(map(repr, missing)))} occur but are not in labels {order!r}"
-        )
-    return order
+    check_class_order(labels, seen)
+    return sorted(seen) if labels is None else as_labels(labels)
 
 
 def accuracy(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> float:
@@ -314,8 +286,9 @@ def accuracy(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> float:
     >>> accuracy(["comedy", "history", "history"], ["comedy", "tragedy", "history"])
     0.6666666666666666
     """
-    t, p = _check_pair(y_true, y_pred, "y_true y_pred")
-    return sum(a == b for a, b in zip(t, p, strict=True)) / len(t)
+    check_labelings(y_true=y_true, y_pred=y_pred)
+    pairs = zip(as_labels(y_true), as_labels(y_pred), strict=True)
+    return sum(t == p for t, p in pairs) / len(y_true)
 
 
 def confusion_matrix(
@@ -323,19 +296,20 @@ def confusion_matrix(
     y_pred: Sequence[Hashable],
     labels: Sequence[Hashable] | None = None,
 ) -> np.ndarray:
-    """(K, K) int counts: row i is the true class labels[i], column j the predicted labels[j].
+    """(K, K) counts: row i the true class labels[i], column j the predicted labels[j].
 
-    labels gives the order of the K classes (by default the sorted union of both
-    labelings) and must hold every class that occurs. The same matrix as scikit-learn's.
+    labels orders the K classes (by default, the sorted classes seen) and must hold
+    every class that occurs. The same matrix as scikit-learn's.
 
     >>> confusion_matrix(["a", "a", "b"], ["a", "b", "b"])
     array([[1, 1],
            [0, 1]])
     """
-    t, p = _check_pair(y_true, y_pred, "y_true y_pred")
-    order = _class_list(t, p, labels)
+    check_labelings(y_true=y_true, y_pred=y_pred)
+    t, p = as_labels(y_true), as_labels(y_pred)
+    order = class_order(t, p, labels)
     index = {c: i for i, c in enumerate(order)}
-    matrix = np.zeros((len(order), len(order)), dtype=np.int64)
+    matrix = np.zeros((len(order), len(order)), dtype=np.int64)  # (K, K)
     for a, b in zip(t, p, strict=True):
         matrix[index[a], index[b]] += 1
     return matrix
@@ -348,15 +322,14 @@ def precision_recall_f1(
 ) -> dict[Hashable, tuple[float, float, float]]:
     """Per class, in `labels` order: (precision, recall, F1), with 0/0 taken as 0.0.
 
-    Precision = right among those predicted as the class, recall = right among those
-    truly of it, F1 = their harmonic mean (scikit-learn's zero_division=0).
+    The same as scikit-learn's precision_recall_fscore_support with zero_division=0.
 
     >>> precision_recall_f1(["a", "a", "b"], ["a", "b", "b"])
     {'a': (1.0, 0.5, 0.6666666666666666), 'b': (0.5, 1.0, 0.6666666666666666)}
     """
-    t, p = _check_pair(y_true, y_pred, "y_true y_pred")
-    order = _class_list(t, p, labels)
-    matrix = confusion_matrix(t, p, order)
+    check_labelings(y_true=y_true, y_pred=y_pred)
+    order = class_order(as_labels(y_true), as_labels(y_pred), labels)
+    matrix = confusion_matrix(y_true, y_pred, order)  # (K, K)
     out = {}
     for i, c in enumerate(order):
         hit, predicted, actual = matrix[i, i], matrix[:, i].sum(), matrix[i, :].sum()
@@ -372,7 +345,7 @@ def macro_f1(
     y_pred: Sequence[Hashable],
     labels: Sequence[Hashable] | None = None,
 ) -> float:
-    """The unweighted mean of the per-class F1: every class counts the same, however rare.
+    """The unweighted mean of the per-class F1: every class counts the same.
 
     >>> macro_f1(["a", "a", "a", "b"], ["a", "a", "a", "a"])   # accuracy 0.75
     0.42857142857142855
@@ -392,7 +365,8 @@ def adjusted_rand_index(labels_true: Sequence[Hashable], labels_pred: Sequence[H
     >>> adjusted_rand_index([0, 0, 1, 1], ["x", "x", "y", "y"])
     1.0
     """
-    t, p = _check_pair(labels_true, labels_pred, "labels_true labels_pred")
+    check_labelings(labels_true=labels_true, labels_pred=labels_pred)
+    t, p = as_labels(labels_true), as_labels(labels_pred)
     pairs = math.comb(len(t), 2)
     both = sum(math.comb(k, 2) for k in Counter(zip(t, p, strict=True)).values())
     rows = sum(math.comb(k, 2) for k in Counter(t).values())

@@ -713,3 +713,103 @@ def check_decodable(model: object) -> None:
             f"model must have config.bos_id and config.eos_id, got {type(model).__name__} "
             "without them"
         )
+
+
+# --- chapter 7: labelings, class orders, padded passages and class ids ----------------
+
+
+def check_labelings(**labelings: Sequence[Any]) -> None:
+    """Each named labeling is a 1-D sequence of labels; all have one length, not 0.
+
+    >>> check_labelings(y_true=["a", "b", "c"], y_pred=["a", "b"])
+    Traceback (most recent call last):
+    ValueError: 3 labels in y_true but 2 in y_pred: give one each
+    """
+    for name, ys in labelings.items():
+        if isinstance(ys, (str, bytes)):
+            raise TypeError(f"{name} must be a sequence of labels, got a {type(ys).__name__}")
+        if getattr(ys, "ndim", 1) != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {ys.shape}")
+    (first, n), *others = ((name, len(ys)) for name, ys in labelings.items())
+    for name, m in others:
+        if m != n:
+            raise ValueError(f"{n} labels in {first} but {m} in {name}: give one each")
+    if n == 0:
+        raise ValueError(f"{' and '.join(labelings)} are empty: give at least one example")
+
+
+def check_class_order(labels: Sequence[Any] | None, seen: Collection[Any]) -> None:
+    """`labels` names each class once and every class `seen`; None needs sortable classes.
+
+    >>> check_class_order(["a", "b"], {"a", "c"})
+    Traceback (most recent call last):
+    ValueError: classes 'c' occur but are not in labels ['a', 'b']
+    """
+    if labels is None:
+        try:
+            sorted(seen)
+        except TypeError:
+            raise TypeError(
+                f"cannot sort the classes {set(seen)!r} to order them; pass labels=[...]"
+            ) from None
+        return
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be a sequence of classes, got a {type(labels).__name__}")
+    order = [y.item() if hasattr(y, "item") else y for y in labels]
+    if not order:
+        raise ValueError("labels is empty: give the classes in the order you want them")
+    if len(set(order)) != len(order):
+        raise ValueError(f"labels holds a class twice: {order!r}")
+    missing = set(seen) - set(order)
+    if missing:
+        raise ValueError(
+            f"classes {', '.join(sorted(map(repr, missing)))} occur but are not in labels {order!r}"
+        )
+
+
+def check_passages(texts: object) -> None:
+    """`texts` is a non-empty sequence (not one str) of non-empty strs."""
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of passages, got a str; wrap it: [text]")
+    if len(texts) == 0:
+        raise ValueError("texts is empty: give at least one passage")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"passage {i} must be a non-empty str, got {text!r}")
+
+
+def check_padded_ids(name: str, ids: object, pad_id: int, shape: str = "(B, T)") -> None:
+    """`ids` is a LongTensor `shape` of passages, each at least one id, padded at its end.
+
+    Padding is `pad_id` after a passage's last id, never before one.
+    """
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 2 or ids.dtype != torch.long:
+        raise TypeError(
+            f"{name} must be a {shape} LongTensor, as encode_passages returns, got {_what(ids)}"
+        )
+    real = ids != pad_id  # (N, T)
+    if bool((real.sum(dim=1) == 0).any()):
+        raise ValueError(f"a passage in {name} has no characters: every row needs at least one")
+    if bool((real[:, 1:] & ~real[:, :-1]).any()):
+        raise ValueError(
+            f"padding must come after a passage's characters: a pad id ({pad_id}) "
+            "is followed by a character"
+        )
+
+
+def check_class_ids(name: str, value: object, n: int, dim: str = "N") -> None:
+    """`value` is an integer tensor of shape (n,): one class id per example."""
+    ok = isinstance(value, torch.Tensor) and value.shape == (n,)
+    if not ok or value.is_floating_point() or value.is_complex():
+        raise ValueError(f"{name} must be ({dim},) = ({n},) class ids, got {_what(value)}")
+
+
+def check_class_weights(weights: object, n_classes: int) -> None:
+    """`weights` is None, or n_classes numbers > 0, one per class (NaN is not > 0)."""
+    if weights is None:
+        return
+    weights = torch.as_tensor(weights, dtype=torch.float)
+    if weights.shape != (n_classes,) or not bool((weights > 0).all()):
+        raise ValueError(
+            f"class_weights must be {n_classes} numbers > 0, one per class, got {weights.tolist()}"
+        )

@@ -479,3 +479,78 @@ def test_check_decodable() -> None:
     check_decodable(SimpleNamespace(config=SimpleNamespace(bos_id=2, eos_id=3)))
     with pytest.raises(TypeError, match="model must have config.bos_id and config.eos_id"):
         check_decodable(SimpleNamespace(config=SimpleNamespace(bos_id=2)))
+
+
+# --- chapter 7: labelings, class orders, padded passages and class ids ----------------
+
+
+def test_check_labelings() -> None:
+    from lmbook.validate import check_labelings
+
+    check_labelings(y_true=["a", "b"], y_pred=np.array([0, 1]))
+    with pytest.raises(ValueError, match="3 labels in y_true but 2 in y_pred: give one each"):
+        check_labelings(y_true=["a", "b", "c"], y_pred=["a", "b"])
+    with pytest.raises(ValueError, match="y_true and y_pred are empty"):
+        check_labelings(y_true=[], y_pred=[])
+    with pytest.raises(TypeError, match="y_true must be a sequence of labels, got a str"):
+        check_labelings(y_true="abc", y_pred=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"y_pred must be 1-D, got shape \(2, 1\)"):
+        check_labelings(y_true=[0, 1], y_pred=np.zeros((2, 1)))
+
+
+def test_check_class_order() -> None:
+    from lmbook.validate import check_class_order
+
+    check_class_order(None, {"a", "b"})
+    check_class_order(np.array([2, 0, 1]), {0, 2})  # NumPy items, and an absent class
+    with pytest.raises(ValueError, match=r"classes 'c' occur but are not in labels \['a', 'b'\]"):
+        check_class_order(["a", "b"], {"a", "c"})
+    with pytest.raises(ValueError, match="labels holds a class twice"):
+        check_class_order(["a", "a"], {"a"})
+    with pytest.raises(ValueError, match="labels is empty"):
+        check_class_order([], {"a"})
+    with pytest.raises(TypeError, match="labels must be a sequence of classes, got a str"):
+        check_class_order("ab", {"a"})
+    with pytest.raises(TypeError, match=r"cannot sort the classes .* pass labels"):
+        check_class_order(None, {1, "a"})
+
+
+def test_check_passages() -> None:
+    from lmbook.validate import check_passages
+
+    check_passages(["a", "bc"])
+    with pytest.raises(TypeError, match="got a str; wrap it"):
+        check_passages("abc")
+    with pytest.raises(ValueError, match="texts is empty"):
+        check_passages([])
+    with pytest.raises(ValueError, match="passage 1 must be a non-empty str, got ''"):
+        check_passages(["a", ""])
+
+
+def test_check_padded_ids() -> None:
+    from lmbook.validate import check_padded_ids
+
+    check_padded_ids("idx", torch.tensor([[1, 2, -1], [3, 4, 5]]), pad_id=-1)
+    with pytest.raises(TypeError, match=r"idx must be a \(B, T\) LongTensor, .* torch.int32"):
+        check_padded_ids("idx", torch.zeros(1, 2, dtype=torch.int32), pad_id=-1)
+    with pytest.raises(ValueError, match="a passage in idx has no characters"):
+        check_padded_ids("idx", torch.tensor([[1, 2], [-1, -1]]), pad_id=-1)
+    with pytest.raises(ValueError, match=r"padding must come after .* pad id \(-1\)"):
+        check_padded_ids("idx", torch.tensor([[1, -1, 2]]), pad_id=-1)
+
+
+def test_check_class_ids_and_weights() -> None:
+    from lmbook.validate import check_class_ids, check_class_weights
+
+    check_class_ids("labels", torch.tensor([0, 2, 1]), 3)
+    with pytest.raises(ValueError, match=r"labels must be \(N,\) = \(3,\) class ids, got torch"):
+        check_class_ids("labels", torch.zeros(3), 3)
+    with pytest.raises(ValueError, match=r"targets must be \(B,\) = \(1,\) class ids, got list"):
+        check_class_ids("targets", [0], 1, dim="B")
+    check_class_weights(torch.tensor([1.0, 0.5]), 2)
+    check_class_weights(None, 2)
+    check_class_weights([1, 2], 2)
+    with pytest.raises(ValueError, match=r"class_weights must be 2 numbers > 0, .* got \[1.0"):
+        check_class_weights(torch.tensor([1.0, math.nan]), 2)
+    with pytest.raises(ValueError, match="class_weights must be 3 numbers > 0"):
+        check_class_weights(torch.tensor([1.0, 1.0]), 3)
