@@ -39,6 +39,18 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from lmbook.validate import (
+    check_choice,
+    check_file,
+    check_gpu_for_rank,
+    check_int,
+    check_module,
+    check_path,
+    check_process_group,
+    check_str_sequence,
+    check_torchrun_env,
+)
+
 # Bytes per parameter for mixed-precision training with Adam (Rajbhandari et al., 2020):
 # 16-bit weights and 16-bit gradients, then a 32-bit master copy of the weights and
 # Adam's two 32-bit moments (the optimiser state, K = 12).
@@ -46,36 +58,18 @@ BYTES_WEIGHTS, BYTES_GRADIENTS, BYTES_OPTIMIZER = 2, 2, 12
 
 
 def ranks_from_env(environ: Mapping[str, str] | None = None) -> tuple[int, int, int]:
-    """(rank, local_rank, world_size) from the variables torchrun sets (os.environ by default).
+    """(rank, local_rank, world_size) from torchrun's variables (default: os.environ).
 
     >>> ranks_from_env({"RANK": "1", "LOCAL_RANK": "1", "WORLD_SIZE": "2"})
     (1, 1, 2)
     """
     env = os.environ if environ is None else environ
-    missing = [k for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE") if k not in env]
-    if missing:
-        raise ValueError(
-            f"{', '.join(missing)} not set: start the script with torchrun "
-            "(python -m torch.distributed.run --nproc_per_node N script.py), or lmbook's launch()"
-        )
-    values = {}
-    for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
-        try:
-            values[key] = int(env[key])
-        except ValueError:
-            raise ValueError(f"{key} must be an integer, got {env[key]!r}") from None
-    rank, local_rank, world_size = values["RANK"], values["LOCAL_RANK"], values["WORLD_SIZE"]
-    if world_size < 1:
-        raise ValueError(f"WORLD_SIZE must be >= 1, got {world_size}")
-    if not 0 <= rank < world_size:
-        raise ValueError(f"RANK must be in 0 … {world_size - 1} (WORLD_SIZE - 1), got {rank}")
-    if not 0 <= local_rank <= rank:
-        raise ValueError(f"LOCAL_RANK must be in 0 … RANK ({rank}), got {local_rank}")
-    return rank, local_rank, world_size
+    check_torchrun_env(env)
+    return int(env["RANK"]), int(env["LOCAL_RANK"]), int(env["WORLD_SIZE"])
 
 
 def choose_backend() -> str:
-    """'nccl' when CUDA has at least 2 GPUs (one per rank), else 'gloo' (CPU tensors)."""
+    """'nccl' with at least 2 CUDA GPUs (one per rank), else 'gloo' (CPU tensors)."""
     if torch.cuda.is_available() and torch.cuda.device_count() >= 2:
         return "nccl"
     return "gloo"
@@ -89,14 +83,9 @@ def setup(backend: str | None = None) -> tuple[int, int, torch.device]:
     """
     rank, local_rank, world_size = ranks_from_env()
     backend = choose_backend() if backend is None else backend
-    if backend not in ("gloo", "nccl"):
-        raise ValueError(f"backend must be 'gloo', 'nccl' or None (choose), got {backend!r}")
+    check_choice("backend", backend, ("gloo", "nccl"))
     if backend == "nccl":
-        if local_rank >= torch.cuda.device_count():
-            raise ValueError(
-                f"LOCAL_RANK {local_rank} has no GPU: this machine has "
-                f"{torch.cuda.device_count()}; start at most that many processes per node"
-            )
+        check_gpu_for_rank(local_rank)
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     else:
@@ -117,7 +106,7 @@ def is_main_process() -> bool:
 
 
 def print_in_turn(*args: Any) -> None:
-    """print(*args) on every rank, rank 0 first, then rank 1, … (a barrier between turns)."""
+    """print(*args) on every rank in turn, rank 0 first (a barrier between turns)."""
     if not dist.is_initialized():
         print(*args, flush=True)
         return
@@ -133,10 +122,8 @@ def average_gradients(model: nn.Module) -> None:
     One all-reduce per parameter (DDP packs them into buckets and overlaps them with the
     backward pass); after it, every rank holds the same gradients.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not dist.is_initialized():
-        raise ValueError("no process group: call setup() (under torchrun) first")
+    check_module("model", model)
+    check_process_group()
     world_size = dist.get_world_size()
     for p in model.parameters():
         if p.grad is not None:
@@ -154,30 +141,28 @@ def shard_indices(
     epoch: int = 0,
     drop_last: bool = False,
 ) -> list[int]:
-    """The example indices rank `rank` reads in `epoch`: DistributedSampler's, written out.
+    """The indices rank `rank` reads in `epoch`: DistributedSampler's, written out.
 
     Shuffle 0 … n-1 with a generator seeded by seed + epoch (the same on every rank),
     pad by repeating the first indices (or, with drop_last, cut) to a multiple of
-    world_size, then deal them out like cards: rank r takes positions r, r + world_size, …::
+    world_size, then deal them out like cards: rank r takes positions r, r + world_size,
+    r + 2 world_size, …::
 
         >>> [shard_indices(10, r, 3, shuffle=False) for r in range(3)]
         [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]
     """
-    for name, value in (("n", n), ("world_size", world_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
-        raise ValueError(f"rank must be an int in 0 … {world_size - 1}, got {rank!r}")
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
-    if drop_last and n < world_size:
-        raise ValueError(f"drop_last with n={n} < world_size={world_size} leaves no examples")
+    check_int("world_size", world_size)
+    check_int("rank", rank, low=0, high=world_size - 1)
+    check_int("epoch", epoch, low=0)
+    least = world_size if drop_last else 1
+    check_int("n", n, low=least, why="drop_last leaves no example")
     if shuffle:
         generator = torch.Generator().manual_seed(seed + epoch)
         order = torch.randperm(n, generator=generator).tolist()
     else:
         order = list(range(n))
-    per_rank = n // world_size if drop_last else -(-n // world_size)  # ceil without floats
+    # ceil(n / world_size) without floats, unless drop_last cuts
+    per_rank = n // world_size if drop_last else -(-n // world_size)
     total = per_rank * world_size
     while len(order) < total:  # pad: some examples are read twice in this epoch
         order += order[: total - len(order)]
@@ -204,14 +189,11 @@ class ShardedBatches:
         seed: int = 0,
         shuffle: bool = True,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        shard_indices(len(dataset), rank, world_size, drop_last=True)  # checks the ranks
-        if len(dataset) // world_size < batch_size:
-            raise ValueError(
-                f"{len(dataset)} examples over {world_size} ranks leave "
-                f"{len(dataset) // world_size} per rank, less than one batch of {batch_size}"
-            )
+        check_int("world_size", world_size)
+        check_int("rank", rank, low=0, high=world_size - 1)
+        per_rank = len(dataset) // world_size
+        why = f"{len(dataset)} examples over {world_size} ranks leave {per_rank} per rank"
+        check_int("batch_size", batch_size, high=per_rank, why=why)
         self.sampler = DistributedSampler(
             dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed, drop_last=True
         )
@@ -228,14 +210,13 @@ class ShardedBatches:
 
 
 def save_on_main(obj: Any, path: str | Path) -> bool:
-    """Rank 0 saves obj to path; every rank then waits at a barrier. True where it wrote.
+    """Rank 0 saves obj to path, then all ranks wait at a barrier; True where it wrote.
 
     One writer, because the replicas hold the same weights and two processes writing one
     file can corrupt it; the barrier, because no rank may read the file (or exit and
     end the job) before it is complete.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or a Path, got {type(path).__name__}")
+    check_path("path", path)
     path = Path(path)
     wrote = is_main_process()
     if wrote:
@@ -263,20 +244,15 @@ def launch(
     threads: int = 1,
     timeout: float = 600.0,
 ) -> str:
-    """Run `script` in nproc processes with torchrun on this machine; return their stdout.
+    """Run `script` in nproc processes with torchrun here; return what they printed.
 
     The ranks meet at 127.0.0.1 on a free port (no network needed), each with `threads`
     intra-op threads. A failed run raises RuntimeError with the ranks' stderr.
     """
-    if not isinstance(script, (str, os.PathLike)):
-        raise TypeError(f"script must be a str or a Path, got {type(script).__name__}")
-    if not Path(script).is_file():
-        raise ValueError(f"script {str(script)!r} is not a file")
-    for name, value in (("nproc", nproc), ("threads", threads)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    if isinstance(args, str) or not all(isinstance(a, str) for a in args):
-        raise TypeError(f"args must be a sequence of str, got {args!r}")
+    check_file("script", script)
+    check_int("nproc", nproc)
+    check_int("threads", threads)
+    check_str_sequence("args", args)
     command = [
         sys.executable,  # the same Python (and lmbook) as this one, also on Colab
         "-m",
@@ -303,24 +279,18 @@ def bytes_per_device(n_params: int, n_devices: int, stage: int) -> float:
 
     Stage 0 is plain data parallelism: every device holds 2 + 2 + 12 = 16 bytes per
     parameter. ZeRO shards over the n_devices the optimiser state (stage 1), then also
-    the gradients (stage 2), then also the weights (stage 3, what FSDP does). Activations
-    and buffers come on top. Rajbhandari et al. (2020)'s example, 7.5B parameters on 64
-    GPUs, in GB::
+    the gradients (stage 2), then also the weights (stage 3, what FSDP does).
+    Activations and buffers come on top. Rajbhandari et al. (2020)'s example, 7.5B
+    parameters on 64 GPUs, in GB::
 
         >>> [round(bytes_per_device(7_500_000_000, 64, s) / 1e9, 2) for s in range(4)]
         [120.0, 31.41, 16.64, 1.88]
     """
-    if isinstance(n_params, bool) or not isinstance(n_params, int) or n_params < 1:
-        raise ValueError(f"n_params must be an int >= 1, got {n_params!r}")
-    if isinstance(n_devices, bool) or not isinstance(n_devices, int) or n_devices < 1:
-        raise ValueError(f"n_devices must be an int >= 1, got {n_devices!r}")
-    if stage not in (0, 1, 2, 3) or isinstance(stage, bool):
-        raise ValueError(f"stage must be 0 (plain DDP), 1, 2 or 3, got {stage!r}")
-    weights, grads, optim = BYTES_WEIGHTS, BYTES_GRADIENTS, BYTES_OPTIMIZER
-    shard = 1 / n_devices
-    per_param = (
-        weights * (shard if stage >= 3 else 1)
-        + grads * (shard if stage >= 2 else 1)
-        + optim * (shard if stage >= 1 else 1)
-    )
-    return n_params * per_param
+    check_int("n_params", n_params)
+    check_int("n_devices", n_devices)
+    check_int("stage", stage, low=0, high=3, why="0 is plain DDP, 1 to 3 ZeRO's")
+    shard = 1 / n_devices  # the share of a sharded part each device keeps
+    weights = BYTES_WEIGHTS * (shard if stage >= 3 else 1)
+    grads = BYTES_GRADIENTS * (shard if stage >= 2 else 1)
+    optimizer_state = BYTES_OPTIMIZER * (shard if stage >= 1 else 1)
+    return n_params * (weights + grads + optimizer_state)

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 
@@ -57,8 +60,11 @@ def check_int(
     low: int | None = 1,
     high: int | None = None,
     allow_none: bool = False,
+    why: str = "",
 ) -> None:
     """`value` is an int in [low, high] (either bound may be None), or None if allowed.
+
+    `why` explains a bound that comes from other arguments; the message ends with it.
 
     >>> check_int("n_layer", 0)
     Traceback (most recent call last):
@@ -73,7 +79,7 @@ def check_int(
         ok = (low is None or number >= low) and (high is None or number <= high)
     if not ok:
         allowed = f"an int {bounds}".rstrip() + (" or None" if allow_none else "")
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        raise ValueError(f"{name} must be {allowed}, got {value!r}" + (f": {why}" if why else ""))
 
 
 def check_number(
@@ -314,3 +320,63 @@ def check_known_tokens(tokens: Sequence[str], stoi: dict[str, int]) -> None:
                 f"unknown token {token!r} and this Vocab has no <unk>; "
                 "build it with unk='<unk>' or add the token to the corpus"
             )
+
+
+# --- files and processes (chapter 9: data parallelism) ---
+
+
+def check_path(name: str, value: object) -> None:
+    """`value` is a str or a path-like object."""
+    check_type(name, value, (str, os.PathLike), "a str or a Path")
+
+
+def check_file(name: str, value: object) -> None:
+    """`value` is the path of an existing file."""
+    check_path(name, value)
+    if not Path(value).is_file():
+        raise ValueError(f"{name} {str(value)!r} is not a file")
+
+
+def check_str_sequence(name: str, value: object) -> None:
+    """`value` is a list or tuple of str (not a str itself)."""
+    if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+        raise TypeError(f"{name} must be a sequence of str, got {value!r}")
+
+
+TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
+
+
+def check_torchrun_env(env: Any) -> None:
+    """RANK, LOCAL_RANK and WORLD_SIZE are set, integers, and consistent."""
+    missing = [key for key in TORCHRUN_VARIABLES if key not in env]
+    if missing:
+        raise ValueError(
+            f"{', '.join(missing)} not set: start the script with torchrun (python -m "
+            "torch.distributed.run --nproc_per_node N script.py), or lmbook's launch()"
+        )
+    for key in TORCHRUN_VARIABLES:
+        if not env[key].strip().lstrip("-").isdigit():
+            raise ValueError(f"{key} must be an integer, got {env[key]!r}")
+    rank, local_rank, world = (int(env[key]) for key in TORCHRUN_VARIABLES)
+    if world < 1:
+        raise ValueError(f"WORLD_SIZE must be >= 1, got {world}")
+    if not 0 <= rank < world:
+        raise ValueError(f"RANK must be in 0 … {world - 1} (WORLD_SIZE - 1), got {rank}")
+    if not 0 <= local_rank <= rank:
+        raise ValueError(f"LOCAL_RANK must be in 0 … RANK ({rank}), got {local_rank}")
+
+
+def check_gpu_for_rank(local_rank: int) -> None:
+    """This machine has a CUDA GPU numbered local_rank (one GPU per rank)."""
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise ValueError(
+            f"LOCAL_RANK {local_rank} has no GPU: this machine has {count}; "
+            "start at most that many processes per node"
+        )
+
+
+def check_process_group() -> None:
+    """A process group has been joined (lmbook.distributed.setup under torchrun)."""
+    if not dist.is_initialized():
+        raise ValueError("no process group: call setup() (under torchrun) first")

@@ -202,14 +202,18 @@ def test_ranks_from_env_reads_torchrun_variables():
 def test_shard_and_batch_inputs_are_checked():
     with pytest.raises(ValueError, match="world_size must be an int >= 1"):
         shard_indices(10, 0, 0)
-    with pytest.raises(ValueError, match=r"rank must be an int in 0 … 1"):
+    with pytest.raises(ValueError, match="n must be an int >= 3, got 2: drop_last leaves no"):
+        shard_indices(2, 0, 3, drop_last=True)
+    with pytest.raises(ValueError, match=r"rank must be an int in \[0, 1\], got"):
         shard_indices(10, 2, 2)
     with pytest.raises(ValueError, match="epoch must be an int >= 0"):
         shard_indices(10, 0, 2, epoch=-1)
     dataset = torch.utils.data.TensorDataset(torch.arange(6))
-    with pytest.raises(ValueError, match="less than one batch"):
+    with pytest.raises(
+        ValueError, match="batch_size must be an int in .*examples over .* ranks leave"
+    ):
         ShardedBatches(dataset, 4, rank=0, world_size=2)
-    with pytest.raises(ValueError, match="rank must be an int in 0 … 1"):
+    with pytest.raises(ValueError, match=r"rank must be an int in \[0, 1\], got"):
         ShardedBatches(dataset, 1, rank=3, world_size=2)
 
 
@@ -226,7 +230,9 @@ def test_bytes_per_device_matches_the_zero_paper():
     gb = [bytes_per_device(7_500_000_000, 64, stage) / 1e9 for stage in range(4)]
     assert gb == pytest.approx([120, 31.40625, 16.640625, 1.875])
     assert bytes_per_device(1000, 1, 3) == bytes_per_device(1000, 1, 0) == 16_000
-    with pytest.raises(ValueError, match="stage must be 0"):
+    with pytest.raises(
+        ValueError, match=r"stage must be an int in \[0, 3\], got .*: 0 is plain DDP, 1 to 3 ZeRO"
+    ):
         bytes_per_device(10, 2, 4)
     with pytest.raises(ValueError, match="n_devices must be an int >= 1"):
         bytes_per_device(10, 0, 1)
