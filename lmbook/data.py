@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 from lmbook.parallel import SentencePair as SentencePair
 from lmbook.parallel import translation_pairs as translation_pairs
+from lmbook.validate import check_str
 
 VALIDATION_PLAYS = ("macbeth", "twelfth-night", "richard-ii")
 TEST_PLAYS = ("romeo-and-juliet", "the-tempest", "julius-caesar")
@@ -224,8 +225,7 @@ def spoken_lines(text: str) -> list[Line]:
     >>> [line.speaker for line in spoken_lines("HAMLET:\\nTo be.\\n\\nHORATIO:\\nAy.\\n")]
     ['HAMLET', 'HORATIO']
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_str("text", text)
     out, speaker, start = [], None, 0
     for line in text.split("\n"):
         if not line:
