@@ -66,8 +66,8 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 def window_spans(n_ids: int, block_size: int, stride: int) -> list[tuple[int, int, int]]:
     """The sliding windows that score every id of a text of n_ids after the first, once.
 
-    Each span (start, end, keep) reads ids[start:end] and predicts ids[start + 1 : end + 1];
-    only its last `keep` predictions are scored (the first window scores all of them).
+    Each span (start, end, keep) reads ids[start:end], predicts ids[start + 1 : end + 1]
+    and scores only its last `keep` predictions (the first window scores all of them).
 
         >>> window_spans(10, block_size=4, stride=2)
         [(0, 4, 4), (2, 6, 2), (4, 8, 2), (5, 9, 1)]
@@ -92,7 +92,7 @@ def token_surprisal(
     batch_size: int = 32,
     stride: int | None = None,
 ) -> torch.Tensor:
-    """The surprisal -ln p(id_t | ids before t) in nats of every id after the first: (N - 1,).
+    """Surprisal -ln p(id_t | earlier ids) in nats of each id after the first: (N - 1,).
 
     Reads the windows of `window_spans` (stride: default block_size // 2) in batches, so
     its mean equals model.nats_per_token(ids). float32, on the CPU.
@@ -118,7 +118,7 @@ def token_surprisal(
 
 
 def line_scores(lines: Sequence[Line], nats: torch.Tensor) -> torch.Tensor:
-    """Each line's mean surprisal in nats per character, its closing newline included: (n,).
+    """Each line's mean surprisal in nats/char, its closing newline included: (n,).
 
     nats[i] must be the surprisal of the play's character i (score '\\n' + text and the
     result lines up).
@@ -149,7 +149,7 @@ def shuffle_words(line: str, rng: random.Random) -> str:
 
 
 def swap_letters(line: str, rng: random.Random) -> str:
-    """The line with adjacent distinct letters swapped, once per 20 characters: typos."""
+    """The line with adjacent distinct letters swapped, once per 20 characters."""
     chars = list(line)
     places = [
         i
@@ -175,7 +175,8 @@ def corrupt_lines(
     check_subset("kinds", kinds, CORRUPTIONS)
     eligible = [i for i, line in enumerate(lines) if len(line.split()) >= 3]
     n = round(rate * len(lines))
-    why = f"rate={rate} of {len(lines)} lines; {len(eligible)} have the three or more words"
+    why = f"rate={rate} of {len(lines)} lines; {len(eligible)} have the three or more"
+    why += " words a corruption needs"
     check_int("the number of corrupted lines", n, low=0, high=len(eligible), why=why)
     if "foreign" in kinds:
         check_int("len(lines)", len(lines), low=201, why="'foreign' lines come from 100+ away")
@@ -222,7 +223,7 @@ def passage_embeddings(
 
 
 def kmeans_plus_plus(x: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
-    """k starting centroids (k, d) drawn from the rows of x (n, d), far apart (k-means++).
+    """k starting centroids (k, d), far apart, drawn from the rows of x (n, d).
 
     The first is uniform; each next one is a point drawn with probability proportional
     to its squared distance to the nearest centroid so far.
@@ -267,8 +268,8 @@ def kmeans(
 class TextWindows(IterableDataset):
     """A stream of scoring windows over text files, read one file at a time.
 
-    Items: (file index, inputs (L,), targets (L,)) for the `window_spans` of '\\n' (`bos`)
-    + the file's text, targets not scored set to -100 (ignore_index). With DataLoader
+    Items: (file index, inputs (L,), targets (L,)), the `window_spans` of `bos` ('\\n')
+    + the file's text; targets not scored are -100 (ignore_index). With DataLoader
     workers, worker w of W reads files w, w + W, …: every window comes exactly once.
     """
 
@@ -332,7 +333,7 @@ def stream_surprisal(
 
 
 def surprisal_html(chars: Sequence[str], nats: Sequence[float], vmax: float = 8.0) -> str:
-    """Characters as HTML, each on a background from white (0 nats) to red (vmax or more).
+    """Characters as HTML, each on a background from white (0 nats) to red (>= vmax).
 
     Hovering shows each character's surprisal; newlines stay line breaks.
     """

@@ -212,7 +212,7 @@ def read_tatoeba(path: str | Path, max_pairs: int | None = None) -> list[tuple[s
 
 
 class Line(NamedTuple):
-    """One spoken line of a play: its text, its speaker, and where it starts in the play."""
+    """One spoken line of a play: its text, its speaker, where it starts in the play."""
 
     text: str
     speaker: str
@@ -220,9 +220,9 @@ class Line(NamedTuple):
 
 
 def spoken_lines(text: str) -> list[Line]:
-    """The spoken lines of lmbook.data text ('SPEAKER:\\nline\\nline\\n\\nSPEAKER:…'), in order.
+    """The spoken lines of lmbook.data text ('SPEAKER:\\nline\\n\\nSPEAKER:…'), in order
 
-    >>> [line.speaker for line in spoken_lines("HAMLET:\\nTo be.\\n\\nHORATIO:\\nAy.\\n")]
+    >>> [x.speaker for x in spoken_lines("HAMLET:\\nTo be.\\n\\nHORATIO:\\nAy.\\n")]
     ['HAMLET', 'HORATIO']
     """
     check_str("text", text)
