@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 from lmbook.parallel import SentencePair as SentencePair
 from lmbook.parallel import translation_pairs as translation_pairs
+from lmbook.validate import check_str
 
 VALIDATION_PLAYS = ("macbeth", "twelfth-night", "richard-ii")
 TEST_PLAYS = ("romeo-and-juliet", "the-tempest", "julius-caesar")
@@ -211,7 +212,7 @@ def read_tatoeba(path: str | Path, max_pairs: int | None = None) -> list[tuple[s
 
 
 class Line(NamedTuple):
-    """One spoken line of a play: its text, its speaker, and where it starts in the play."""
+    """One spoken line of a play: its text, its speaker, where it starts in the play."""
 
     text: str
     speaker: str
@@ -219,13 +220,12 @@ class Line(NamedTuple):
 
 
 def spoken_lines(text: str) -> list[Line]:
-    """The spoken lines of lmbook.data text ('SPEAKER:\\nline\\nline\\n\\nSPEAKER:…'), in order.
+    """The spoken lines of lmbook.data text ('SPEAKER:\\nline\\n\\nSPEAKER:…'), in order
 
-    >>> [line.speaker for line in spoken_lines("HAMLET:\\nTo be.\\n\\nHORATIO:\\nAy.\\n")]
+    >>> [x.speaker for x in spoken_lines("HAMLET:\\nTo be.\\n\\nHORATIO:\\nAy.\\n")]
     ['HAMLET', 'HORATIO']
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    check_str("text", text)
     out, speaker, start = [], None, 0
     for line in text.split("\n"):
         if not line:

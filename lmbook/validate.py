@@ -813,3 +813,56 @@ def check_class_weights(weights: object, n_classes: int) -> None:
         raise ValueError(
             f"class_weights must be {n_classes} numbers > 0, one per class, got {weights.tolist()}"
         )
+
+
+# --- chapter 10: language models as analysis tools ---
+
+
+def check_scorable_ids(name: str, ids: object) -> None:
+    """`ids` is a 1-D sequence of at least 2 int token ids: one to read, one to predict."""
+    if isinstance(ids, str):
+        raise TypeError(f"{name} must be token ids, got a str; encode it with a Vocab first")
+    t = torch.as_tensor(ids)
+    if t.ndim != 1 or t.dtype.is_floating_point or t.dtype == torch.bool:
+        raise TypeError(f"{name} must be a 1-D sequence of ints, got {_what(t)}")
+    if len(t) < 2:
+        raise ValueError(f"need at least 2 {name} to score a prediction, got {len(t)}")
+
+
+def check_list_not_one(name: str, value: object, one: type | tuple[type, ...], what: str) -> None:
+    """`value` is a list of items, not one item (of `types`, `what` in words: 'path')."""
+    if isinstance(value, one):
+        raise TypeError(f"{name} must be a list, got one {what}: wrap it in a list")
+
+
+def check_text_lines(name: str, lines: object) -> None:
+    """`lines` is a sequence of str, one line each (not one str)."""
+    check_list_not_one(name, lines, str, "str")
+    for line in lines:
+        if not isinstance(line, str):
+            raise TypeError(f"{name} must hold str, one line each, got {_what(line)} {line!r}")
+
+
+def check_subset(name: str, values: object, allowed: Sequence[Any]) -> None:
+    """`values` is a non-empty list (not a str) whose items are all in `allowed`."""
+    bad = isinstance(values, str) or not values or any(v not in allowed for v in values)
+    if bad:
+        raise ValueError(f"{name} must be a non-empty list of {tuple(allowed)}, got {values!r}")
+
+
+def check_shape(name: str, value: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
+    """`value` has exactly `shape`; `what` names its dimensions ('(k, d)')."""
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(
+            f"{name} must have shape {what} = {tuple(shape)}, got {tuple(value.shape)}"
+        )
+
+
+def check_lines_scored(lines: Sequence[Any], n_scored: int) -> None:
+    """Every line (`.text`, `.start`), with its closing newline, lies within n_scored values."""
+    for line in lines:
+        end = line.start + len(line.text) + 1
+        if end > n_scored:
+            raise ValueError(
+                f"line {line.text!r} ends at character {end}, past the {n_scored} scored ones"
+            )

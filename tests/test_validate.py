@@ -554,3 +554,45 @@ def test_check_class_ids_and_weights() -> None:
         check_class_weights(torch.tensor([1.0, math.nan]), 2)
     with pytest.raises(ValueError, match="class_weights must be 3 numbers > 0"):
         check_class_weights(torch.tensor([1.0, 1.0]), 3)
+
+
+# --- chapter 10: language models as analysis tools ---
+
+
+def test_chapter_10_validators() -> None:
+    from lmbook.data import Line
+    from lmbook.validate import (
+        check_lines_scored,
+        check_list_not_one,
+        check_scorable_ids,
+        check_shape,
+        check_subset,
+        check_text_lines,
+    )
+
+    check_scorable_ids("ids", [1, 2])
+    check_scorable_ids("ids", torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match="encode it with a Vocab first"):
+        check_scorable_ids("ids", "abc")
+    with pytest.raises(TypeError, match="ids must be a 1-D sequence of ints, got torch.float32"):
+        check_scorable_ids("ids", [1.0, 2.0])
+    with pytest.raises(ValueError, match="need at least 2 ids to score a prediction, got 1"):
+        check_scorable_ids("ids", [3])
+    check_list_not_one("paths", ["a.txt"], str, "path")
+    with pytest.raises(TypeError, match="paths must be a list, got one path: wrap it in a list"):
+        check_list_not_one("paths", "a.txt", str, "path")
+    check_text_lines("lines", ["a", "b"])
+    with pytest.raises(TypeError, match="got one str: wrap it in a list"):
+        check_text_lines("lines", "a\nb")
+    with pytest.raises(TypeError, match="lines must hold str, one line each, got int 3"):
+        check_text_lines("lines", ["a", 3])
+    check_subset("kinds", ["swap"], ("swap", "shuffle"))
+    for bad in (["reverse"], [], "swap"):
+        with pytest.raises(ValueError, match=r"kinds must be a non-empty list of \('swap',"):
+            check_subset("kinds", bad, ("swap", "shuffle"))
+    check_shape("init", torch.zeros(2, 3), (2, 3), "(k, d)")
+    with pytest.raises(ValueError, match=r"init must have shape \(k, d\) = \(2, 3\), got \(3,"):
+        check_shape("init", torch.zeros(3, 3), (2, 3), "(k, d)")
+    check_lines_scored([Line("ab", "X", 0)], 3)
+    with pytest.raises(ValueError, match="ends at character 4, past the 3 scored ones"):
+        check_lines_scored([Line("abc", "X", 0)], 3)
