@@ -144,3 +144,57 @@ def test_check_token_ids() -> None:
         check_token_ids(torch.zeros(1, 2, dtype=torch.int32), vocab_size=11)
     with pytest.raises(ValueError, match="idx holds no tokens"):
         check_token_ids(torch.zeros(1, 0, dtype=torch.long), vocab_size=11)
+
+
+# --- chapter 5, attention ---------------------------------------------------------------
+
+
+def test_attention_validators() -> None:
+    from torch import nn
+
+    from lmbook.validate import (
+        check_additive_inputs,
+        check_attention_inputs,
+        check_even_int,
+        check_heads,
+        check_ids_or_lengths,
+        check_mask,
+        check_mha_inputs,
+        check_torch_mha,
+    )
+
+    check_mask(torch.ones(3, 5, dtype=torch.bool), torch.Size((2, 3, 5)), "the scores")
+    with pytest.raises(TypeError, match="mask must be a bool tensor .* got torch.float32"):
+        check_mask(torch.ones(3, 5), torch.Size((2, 3, 5)), "the scores")
+    with pytest.raises(ValueError, match=r"mask of shape \(5, 3\) does not broadcast to x"):
+        check_mask(torch.ones(5, 3, dtype=torch.bool), torch.Size((2, 3, 5)), "x")
+    q, k, v = torch.zeros(2, 3, 8), torch.zeros(2, 5, 8), torch.zeros(2, 5, 4)
+    check_attention_inputs(q, k, v, torch.ones(3, 5, dtype=torch.bool), 0.1)
+    with pytest.raises(ValueError, match=r"share d_k .* k \(2, 5, 6\)"):
+        check_attention_inputs(q, torch.zeros(2, 5, 6), v)
+    with pytest.raises(ValueError, match=r"dropout_p must be a number in \[0, 1\), got 1.0"):
+        check_attention_inputs(q, k, v, dropout_p=1.0)
+    check_heads(12, 3)
+    with pytest.raises(ValueError, match=r"n_heads may be one of \[1, 2, 5, 10\]"):
+        check_heads(10, 4)
+    x = torch.zeros(2, 3, 8)
+    check_mha_inputs(x, x, x, 8, 2, torch.ones(3, 3, dtype=torch.bool), x[..., 0] == 0)
+    with pytest.raises(ValueError, match=r"3-D mask \(2, 3, 3\) is ambiguous"):
+        check_mha_inputs(x, x, x, 8, 2, torch.ones(2, 3, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"padding_mask must be \(B, T_k\) = \(2, 3\), got list"):
+        check_mha_inputs(x, x, x, 8, 2, padding_mask=[True])
+    check_ids_or_lengths(torch.tensor([2, 1]), None, 3)
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, max_len=1\]"):
+        check_ids_or_lengths(torch.tensor([2, 1]), None, 1)
+    check_even_int("d_model", 4, "pairs")
+    for bad in (3, 0, 4.0, True):
+        with pytest.raises(ValueError, match=r"d_model must be an even int >= 2 \(pairs\)"):
+            check_even_int("d_model", bad, "pairs")
+    check_additive_inputs(torch.zeros(2, 5), torch.zeros(2, 7, 6))
+    with pytest.raises(ValueError, match=r"s must be \(B, d_query\)"):
+        check_additive_inputs(torch.zeros(3, 5), torch.zeros(2, 7, 6))
+    check_torch_mha(nn.MultiheadAttention(8, 2), 8, 2, True)
+    with pytest.raises(ValueError, match=r"differ: \(8, 4, True\) here, \(8, 2, True\)"):
+        check_torch_mha(nn.MultiheadAttention(8, 2), 8, 4, True)
+    with pytest.raises(TypeError, match="mha must be a torch.nn.MultiheadAttention"):
+        check_torch_mha(nn.Linear(8, 8), 8, 2, True)
