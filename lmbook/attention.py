@@ -38,12 +38,11 @@ from lmbook.validate import (
     check_additive_inputs,
     check_attention_inputs,
     check_even_int,
-    check_heads,
     check_ids_or_lengths,
     check_int,
     check_mask,
+    check_mha_config,
     check_mha_inputs,
-    check_number,
     check_torch_mha,
     check_type,
 )
@@ -105,7 +104,8 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None = None) -> to
 
     A row whose positions are all masked gets all-zero weights rather than 0/0 = NaN.
 
-    >>> masked_softmax(torch.tensor([[1.0, 1.0, 5.0]]), torch.tensor([[True, True, False]]))
+    >>> mask = torch.tensor([[True, True, False]])
+    >>> masked_softmax(torch.tensor([[1.0, 1.0, 5.0]]), mask)
     tensor([[0.5000, 0.5000, 0.0000]])
     """
     if mask is None:
@@ -138,20 +138,19 @@ def scaled_dot_product_attention(
 
 
 class MultiHeadAttention(nn.Module):
-    """n_heads attentions of width d_k = d_model / n_heads side by side, mixed by W_o."""
+    """n_heads attentions of width d_k = d_model / n_heads, side by side, then W_o."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
         super().__init__()
-        check_heads(d_model, n_heads)
-        check_number("dropout", dropout, low=0, high=1, high_open=True)
+        check_mha_config(d_model, n_heads, dropout)
         self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
         self.dropout = float(dropout)  # on the attention weights, while training
-        self.W_q = nn.Linear(d_model, d_model, bias=bias)  # every head's W_q^i, side by side
+        self.W_q = nn.Linear(d_model, d_model, bias=bias)  # all heads' W_q^i
         self.W_k = nn.Linear(d_model, d_model, bias=bias)
         self.W_v = nn.Linear(d_model, d_model, bias=bias)
         self.W_o = nn.Linear(d_model, d_model, bias=bias)
 
-    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, d_model) -> (B, h, T, d_k)
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.unflatten(-1, (self.n_heads, self.d_k)).transpose(1, 2)
 
     def forward(
@@ -161,11 +160,10 @@ class MultiHeadAttention(nn.Module):
         value: torch.Tensor,
         mask: torch.Tensor | None = None,
         need_weights: bool = False,
-        *,
         padding_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B, T_q, d_model), (B, T_k, d_model) × 2 -> (B, T_q, d_model), weights or None."""
-        check_mha_inputs(query, key, value, self.d_model, self.n_heads, mask, padding_mask)
+        """query (B, T_q, C), key and value (B, T_k, C) -> (B, T_q, C), C = d_model."""
+        check_mha_inputs(self, query, key, value, mask, padding_mask)
         mask = merge_masks(mask, padding_mask)  # broadcasts to (B, h, T_q, T_k)
         q = self._split_heads(self.W_q(query))  # (B, h, T_q, d_k)
         k = self._split_heads(self.W_k(key))  # (B, h, T_k, d_k)
@@ -175,7 +173,7 @@ class MultiHeadAttention(nn.Module):
             out, weights = scaled_dot_product_attention(q, k, v, mask, p)
         else:  # torch's fused kernel: the same numbers, faster, no weights kept
             out, weights = F.scaled_dot_product_attention(q, k, v, mask, p), None
-        out = out.transpose(1, 2).flatten(2)  # the heads side by side: (B, T_q, d_model)
+        out = out.transpose(1, 2).flatten(2)  # heads side by side: (B, T_q, d_model)
         return self.W_o(out), weights
 
 
@@ -188,7 +186,7 @@ def torch_mha_pairs(
     """(our parameter, the same numbers in torch's module), for every parameter."""
     check_torch_mha(theirs, ours.d_model, ours.n_heads, ours.W_q.bias is not None)
     d, pairs = ours.d_model, []
-    for i, W in enumerate((ours.W_q, ours.W_k, ours.W_v)):  # in_proj stacks them: (3d, d)
+    for i, W in enumerate((ours.W_q, ours.W_k, ours.W_v)):  # in_proj: (3d, d)
         pairs.append((W.weight, theirs.in_proj_weight[i * d : (i + 1) * d]))
         if W.bias is not None:
             pairs.append((W.bias, theirs.in_proj_bias[i * d : (i + 1) * d]))
@@ -201,8 +199,8 @@ def torch_mha_pairs(
 def from_torch_mha(mha: nn.MultiheadAttention) -> MultiHeadAttention:
     """A MultiHeadAttention with the weights, dtype, device and mode of torch's module.
 
-    Mind the masks: torch's boolean masks mean True = masked out, ours True = may attend;
-    and torch's module takes (T, B, d_model) unless batch_first=True.
+    Mind the masks: torch's boolean masks mean True = masked out, ours True = may
+    attend; and torch's module takes (T, B, d_model) unless batch_first=True.
     """
     check_type("mha", mha, nn.MultiheadAttention, "a torch.nn.MultiheadAttention")
     bias = mha.in_proj_bias is not None
@@ -236,11 +234,11 @@ def to_torch_mha(ours: MultiHeadAttention) -> nn.MultiheadAttention:
 
 
 class AdditiveAttention(nn.Module):
-    """Additive attention (Bahdanau et al., 2015): score(s, h_j) = vᵀ tanh(W_s s + W_h h_j).
+    """Bahdanau et al.'s (2015) attention: score(s, h_j) = vᵀ tanh(W_s s + W_h h_j).
 
-    A query s (B, d_query) attends over the annotations h (B, S, d_key), the keys and the
-    values -> context Σ_j α_j h_j (B, d_key) and weights α (B, S); mask (B, S) is True at
-    real tokens. keys = project_keys(h), if given, saves recomputing W_h h at every step.
+    A query s (B, d_query) attends over h (B, S, d_key), the keys and the values ->
+    context Σ_j α_j h_j (B, d_key) and weights α (B, S); mask (B, S) is True at real
+    tokens. keys = project_keys(h), if given, saves recomputing W_h h at every step.
     """
 
     def __init__(self, d_query: int, d_key: int, d_attn: int) -> None:
@@ -250,7 +248,7 @@ class AdditiveAttention(nn.Module):
         self.v = nn.Linear(d_attn, 1, bias=False)
 
     def project_keys(self, h: torch.Tensor) -> torch.Tensor:
-        """h (B, S, d_key) -> W_h h (B, S, d_attn), the query-independent half of the score."""
+        """h (B, S, d_key) -> W_h h (B, S, d_attn), the half of the score without s."""
         return self.W_h(h)
 
     def forward(
@@ -264,17 +262,18 @@ class AdditiveAttention(nn.Module):
         check_additive_inputs(s, h)
         if keys is None:
             keys = self.project_keys(h)  # (B, S, d_attn)
-        scores = self.v(torch.tanh(self.W_s(s).unsqueeze(1) + keys)).squeeze(-1)  # (B, S)
+        # e_j = vᵀ tanh(W_s s + W_h h_j) for every j at once: (B, S)
+        scores = self.v(torch.tanh(self.W_s(s).unsqueeze(1) + keys)).squeeze(-1)
         weights = masked_softmax(scores, mask)  # (B, S)
-        context = (weights.unsqueeze(1) @ h).squeeze(1)  # (B, 1, S) @ (B, S, d_key) -> (B, d_key)
+        context = (weights.unsqueeze(1) @ h).squeeze(1)  # Σ_j α_j h_j: (B, d_key)
         return context, weights
 
 
 class BidirectionalEncoder(Encoder):
     """Chapter 4's encoder with a GRU reading each way, H/2 units per direction.
 
-    src (B, S) -> outputs h_j = [→h_j; ←h_j] (B, S, H), zero at padding, and the decoder's
-    initial state s_0 = tanh(W [→h_S; ←h_1]) (n_layers, B, H), as chapter 4's encoder.
+    src (B, S) -> outputs h_j = [→h_j; ←h_j] (B, S, H), zero at padding, and the
+    decoder's first state s_0 = tanh(W [→h_S; ←h_1]) (n_layers, B, H), as in chapter 4.
     """
 
     def __init__(self, config: Seq2SeqConfig) -> None:
@@ -292,19 +291,20 @@ class BidirectionalEncoder(Encoder):
         self.bridge = nn.Linear(H, H)
 
     def forward(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """src (B, S) -> outputs (B, S, H), zero at padding, and s_0 (n_layers, B, H)."""
+        """src (B, S) -> outputs (B, S, H), zero at padding, s_0 (n_layers, B, H)."""
         outputs, hidden = super().forward(src)  # (B, S, H), (2·n_layers, B, H/2)
         L2, B, H_half = hidden.shape
         hidden = hidden.view(L2 // 2, 2, B, H_half)  # (n_layers, direction, B, H/2)
-        both = torch.cat([hidden[:, 0], hidden[:, 1]], dim=-1)  # (n_layers, B, H): →h_S, ←h_1
+        both = torch.cat([hidden[:, 0], hidden[:, 1]], dim=-1)  # (n_layers, B, H)
         return outputs, torch.tanh(self.bridge(both))
 
 
 class AttentionDecoder(nn.Module):
     """Chapter 4's GRU decoder with a new context c_t at every step (Bahdanau et al.).
 
-    Step t: s_{t-1} (the top layer's) attends over h_1 … h_S, giving α_t and c_t; the GRU
-    reads [e(y_{t-1}); c_t]; one linear layer scores the next token from [s_t; e; c_t].
+    Step t: s_{t-1} (the top layer's) attends over h_1 … h_S, giving α_t and c_t; the
+    GRU reads [e(y_{t-1}); c_t]; one linear layer scores the next token from
+    [s_t; e(y_{t-1}); c_t].
     """
 
     def __init__(self, config: Seq2SeqConfig) -> None:
@@ -313,13 +313,8 @@ class AttentionDecoder(nn.Module):
         self.embed = nn.Embedding(config.tgt_vocab_size, E, padding_idx=config.tgt_pad_id)
         self.drop = nn.Dropout(config.dropout)
         self.attention = AdditiveAttention(d_query=H, d_key=H, d_attn=H)
-        self.rnn = nn.GRU(
-            E + H,
-            H,
-            config.n_layers,
-            batch_first=True,
-            dropout=config.dropout if config.n_layers > 1 else 0.0,
-        )
+        dropout = config.dropout if config.n_layers > 1 else 0.0  # between GRU layers
+        self.rnn = nn.GRU(E + H, H, config.n_layers, batch_first=True, dropout=dropout)
         self.out = nn.Linear(H + E + H, config.tgt_vocab_size)
 
     def forward(
@@ -330,7 +325,7 @@ class AttentionDecoder(nn.Module):
         mask: torch.Tensor,
         keys: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """y (B, T), hidden (n_layers, B, H), outputs (B, S, H), mask (B, S), keys (B, S, H)
+        """y (B, T), hidden (n_layers, B, H), outputs and keys (B, S, H), mask (B, S)
         -> logits (B, T, V), the hidden state after y, and the weights α (B, T, S)."""
         e = self.drop(self.embed(y))  # (B, T, E)
         states, contexts, weights = [], [], []
@@ -343,7 +338,7 @@ class AttentionDecoder(nn.Module):
             weights.append(alpha)
         s = torch.cat(states, dim=1)  # (B, T, H)
         c = torch.stack(contexts, dim=1)  # (B, T, H)
-        logits = self.out(self.drop(torch.cat([s, e, c], dim=-1)))  # (B, T, V), all steps at once
+        logits = self.out(self.drop(torch.cat([s, e, c], dim=-1)))  # (B, T, V)
         return logits, hidden, torch.stack(weights, dim=1)  # weights: (B, T, S)
 
 
@@ -371,7 +366,7 @@ class AttentionSeq2Seq(Seq2Seq):
         }
 
     def decode(self, y: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """y (B, T) from state -> logits (B, T, V) and the state after y, with "weights"."""
+        """y (B, T) from state -> logits (B, T, V), the state after y with "weights"."""
         hidden = state["hidden"].transpose(0, 1).contiguous()  # (n_layers, B, H)
         logits, hidden, weights = self.decoder(
             y, hidden, state["outputs"], state["src_mask"], state["keys"]
@@ -379,10 +374,10 @@ class AttentionSeq2Seq(Seq2Seq):
         return logits, {**state, "hidden": hidden.transpose(0, 1), "weights": weights}
 
     def attention_weights(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-        """α (B, T-1, S) under teacher forcing, in eval mode: row t while producing tgt[:, t+1].
+        """α (B, T-1, S) by teacher forcing, in eval mode: row t produces tgt[:, t+1].
 
-        For src = English <eos> and tgt = <bos> French <eos>, weights[b, j, i] is how much
-        French token j looks at English token i (lmbook.parallel's link (i, j)).
+        For src = English <eos> and tgt = <bos> French <eos>, weights[b, j, i] is how
+        much French token j looks at English token i (lmbook.parallel's link (i, j)).
         """
         was_training = self.training
         self.eval()

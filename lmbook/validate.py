@@ -262,8 +262,8 @@ def check_attention_inputs(
         check_mask(mask, batch + (q.size(-2), k.size(-2)), "the scores (…, T_q, T_k)")
 
 
-def check_heads(d_model: object, n_heads: object) -> None:
-    """d_model and n_heads are ints >= 1 and n_heads divides d_model."""
+def check_mha_config(d_model: object, n_heads: object, dropout: object) -> None:
+    """d_model and n_heads are ints >= 1, n_heads divides d_model, dropout is in [0, 1)."""
     check_int("d_model", d_model)
     check_int("n_heads", n_heads)
     if d_model % n_heads:
@@ -272,22 +272,24 @@ def check_heads(d_model: object, n_heads: object) -> None:
             f"d_model={d_model} is not divisible by n_heads={n_heads}: each head gets "
             f"d_model / n_heads dimensions; n_heads may be one of {divisors[:12]}"
         )
+    check_number("dropout", dropout, low=0, high=1, high_open=True)
 
 
 def check_mha_inputs(
+    attn: nn.Module,
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
-    d_model: int,
-    n_heads: int,
     mask: object = None,
     padding_mask: object = None,
 ) -> None:
-    """query (B, T_q, d_model), key and value (B, T_k, d_model); the masks fit the scores.
+    """query (B, T_q, d_model), key and value (B, T_k, d_model) fit `attn`; so do the masks.
 
-    mask broadcasts to (B, n_heads, T_q, T_k) (a 3-D mask is refused as ambiguous);
-    padding_mask is a bool (B, T_k).
+    `attn` has d_model and n_heads (a MultiHeadAttention). mask broadcasts to
+    (B, n_heads, T_q, T_k) (a 3-D mask is refused as ambiguous); padding_mask is a bool
+    (B, T_k).
     """
+    d_model, n_heads = attn.d_model, attn.n_heads
     shapes = f"query {tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
     for x in (query, key, value):
         if x.ndim != 3 or x.size(-1) != d_model:

@@ -156,9 +156,9 @@ def test_attention_validators() -> None:
         check_additive_inputs,
         check_attention_inputs,
         check_even_int,
-        check_heads,
         check_ids_or_lengths,
         check_mask,
+        check_mha_config,
         check_mha_inputs,
         check_torch_mha,
     )
@@ -174,15 +174,18 @@ def test_attention_validators() -> None:
         check_attention_inputs(q, torch.zeros(2, 5, 6), v)
     with pytest.raises(ValueError, match=r"dropout_p must be a number in \[0, 1\), got 1.0"):
         check_attention_inputs(q, k, v, dropout_p=1.0)
-    check_heads(12, 3)
+    check_mha_config(12, 3, 0.1)
     with pytest.raises(ValueError, match=r"n_heads may be one of \[1, 2, 5, 10\]"):
-        check_heads(10, 4)
-    x = torch.zeros(2, 3, 8)
-    check_mha_inputs(x, x, x, 8, 2, torch.ones(3, 3, dtype=torch.bool), x[..., 0] == 0)
+        check_mha_config(10, 4, 0.0)
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\), got 1"):
+        check_mha_config(8, 2, 1)
+    x, attn = torch.zeros(2, 3, 8), nn.Module()
+    attn.d_model, attn.n_heads = 8, 2
+    check_mha_inputs(attn, x, x, x, torch.ones(3, 3, dtype=torch.bool), x[..., 0] == 0)
     with pytest.raises(ValueError, match=r"3-D mask \(2, 3, 3\) is ambiguous"):
-        check_mha_inputs(x, x, x, 8, 2, torch.ones(2, 3, 3, dtype=torch.bool))
+        check_mha_inputs(attn, x, x, x, torch.ones(2, 3, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"padding_mask must be \(B, T_k\) = \(2, 3\), got list"):
-        check_mha_inputs(x, x, x, 8, 2, padding_mask=[True])
+        check_mha_inputs(attn, x, x, x, padding_mask=[True])
     check_ids_or_lengths(torch.tensor([2, 1]), None, 3)
     with pytest.raises(ValueError, match=r"lengths must lie in \[0, max_len=1\]"):
         check_ids_or_lengths(torch.tensor([2, 1]), None, 1)
