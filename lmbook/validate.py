@@ -377,3 +377,30 @@ def check_torch_mha(mha: object, d_model: int, n_heads: int, bias: bool) -> None
             f"(d_model, n_heads, bias) differ: {(d_model, n_heads, bias)} here, {theirs} in "
             "the torch module"
         )
+
+
+def check_corpus_pair(**corpora: Sequence[Any]) -> None:
+    """Two corpora of alignments, named, hold one alignment per sentence each, and some."""
+    (a, x), (b, y) = corpora.items()
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} sentences in {a} but {len(y)} in {b}: give one alignment each")
+    if not x:
+        raise ValueError("the corpus is empty: give at least one sentence")
+
+
+def check_one_link_per_target(links: Collection[tuple[int, int]], where: str) -> None:
+    """Each target token has at most one (source, target) link: an argmax alignment."""
+    targets = [t for _, t in links]
+    if len(targets) != len(set(targets)):
+        t = next(t for t in targets if targets.count(t) > 1)
+        raise ValueError(
+            f"{where} links target token {t} to {sorted(j for j, u in links if u == t)}: "
+            "accuracy needs at most one source per target token; use alignment_error_rate "
+            "for many-to-many alignments"
+        )
+
+
+def check_nonzero(value: object, message: str) -> None:
+    """Raise ValueError(message) when value is 0 (or False): a count that must not be."""
+    if not value:
+        raise ValueError(message)

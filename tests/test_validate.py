@@ -201,3 +201,19 @@ def test_attention_validators() -> None:
         check_torch_mha(nn.MultiheadAttention(8, 2), 8, 4, True)
     with pytest.raises(TypeError, match="mha must be a torch.nn.MultiheadAttention"):
         check_torch_mha(nn.Linear(8, 8), 8, 2, True)
+
+
+def test_alignment_validators() -> None:
+    from lmbook.validate import check_corpus_pair, check_nonzero, check_one_link_per_target
+
+    check_corpus_pair(predicted=[{(0, 0)}], gold=[{(0, 0)}])
+    with pytest.raises(ValueError, match="1 sentences in predicted but 2 in gold"):
+        check_corpus_pair(predicted=[set()], gold=[set(), set()])
+    with pytest.raises(ValueError, match="the corpus is empty"):
+        check_corpus_pair(predicted=[], gold=[])
+    check_one_link_per_target({(0, 0), (1, 1)}, "sentence 0")
+    with pytest.raises(ValueError, match=r"sentence 3 links target token 0 to \[0, 1\]"):
+        check_one_link_per_target({(0, 0), (1, 0)}, "sentence 3")
+    check_nonzero(2, "never")
+    with pytest.raises(ValueError, match="accuracy is 0/0"):
+        check_nonzero(0, "accuracy is 0/0")
