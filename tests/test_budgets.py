@@ -52,7 +52,6 @@ PENDING = {
     "02_word_vectors.ipynb": "marked cells up to 112 lines; long lines",
     "03_recurrent_networks.ipynb": "marked cells up to 161 lines; long lines",
     "04_encoder_decoder.ipynb": "marked cells up to 126 lines; long lines; private imports",
-    "05_attention.ipynb": "marked cells up to 184 lines; long lines; private imports",
     "06_transformer_translation.ipynb": "marked cells up to 148 lines; long lines",
     "06_transformers.ipynb": "the GPT cell is 268 lines; long lines; private imports",
     "07_pretraining_and_finetuning.ipynb": "marked cells up to 234 lines; long lines",
