@@ -23,7 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from lmbook.validate import check_class_order, check_corpus, check_int, check_labelings
+from lmbook.validate import (
+    check_class_order,
+    check_corpus,
+    check_corpus_pair,
+    check_int,
+    check_labelings,
+    check_nonzero,
+    check_one_link_per_target,
+)
 
 
 def cross_entropy(log_probs: Sequence[float]) -> float:
@@ -148,8 +156,10 @@ def attention_alignment(weights: Any) -> set[Link]:
     if hasattr(weights, "detach"):  # a torch tensor; metrics do not import torch
         weights = weights.detach().cpu().numpy()
     arr = np.asarray(weights, dtype=float)
-    if arr.ndim != 2 or 0 in arr.shape:
-        raise ValueError(f"weights must be a non-empty 2-D (target, source) array, got {arr.shape}")
+    check_nonzero(
+        arr.ndim == 2 and arr.size,
+        f"weights must be a non-empty 2-D (target, source) array, got {arr.shape}",
+    )
     return {(int(j), t) for t, j in enumerate(arr.argmax(axis=1))}
 
 
@@ -192,14 +202,6 @@ def _corpus_links(alignments: Sequence[Any], name: str) -> list[set[Link]]:
     return out
 
 
-def _check_same_length(**corpora: list) -> None:
-    (a, x), (b, y) = corpora.items()
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} sentences in {a} but {len(y)} in {b}: give one alignment each")
-    if not x:
-        raise ValueError("the corpus is empty: give at least one sentence")
-
-
 def alignment_accuracy(predicted: Sequence[Any], gold: Sequence[Any]) -> float:
     """The share of gold-aligned target tokens whose predicted source token is a gold one.
 
@@ -213,22 +215,14 @@ def alignment_accuracy(predicted: Sequence[Any], gold: Sequence[Any]) -> float:
     0.3333333333333333
     """
     pred, ref = _corpus_links(predicted, "predicted"), _corpus_links(gold, "gold")
-    _check_same_length(predicted=pred, gold=ref)
+    check_corpus_pair(predicted=pred, gold=ref)
     correct = total = 0
     for i, (a, s) in enumerate(zip(pred, ref, strict=True)):
-        targets = [t for _, t in a]
-        if len(targets) != len(set(targets)):
-            t = next(t for t in targets if targets.count(t) > 1)
-            raise ValueError(
-                f"sentence {i} of predicted links target token {t} to "
-                f"{sorted(j for j, u in a if u == t)}: accuracy needs at most one source per "
-                "target token; use alignment_error_rate for many-to-many alignments"
-            )
+        check_one_link_per_target(a, f"sentence {i} of predicted")
         gold_targets = {t for _, t in s}
         total += len(gold_targets)
         correct += len(a & s)  # one predicted link per target: the targets it gets right
-    if total == 0:
-        raise ValueError("gold aligns no target token: accuracy is 0/0")
+    check_nonzero(total, "gold aligns no target token: accuracy is 0/0")
     return correct / total
 
 
@@ -248,18 +242,17 @@ def alignment_error_rate(
     0.6666666666666667
     """
     pred, s_links = _corpus_links(predicted, "predicted"), _corpus_links(sure, "sure")
-    _check_same_length(predicted=pred, sure=s_links)
+    check_corpus_pair(predicted=pred, sure=s_links)
     if possible is None:
         p_links = s_links
     else:
         p_links = _corpus_links(possible, "possible")
-        _check_same_length(sure=s_links, possible=p_links)
+        check_corpus_pair(sure=s_links, possible=p_links)
         p_links = [p | s for p, s in zip(p_links, s_links, strict=True)]  # P includes S
     a_and_s = sum(len(a & s) for a, s in zip(pred, s_links, strict=True))
     a_and_p = sum(len(a & p) for a, p in zip(pred, p_links, strict=True))
     n_a, n_s = sum(map(len, pred)), sum(map(len, s_links))
-    if n_a + n_s == 0:
-        raise ValueError("predicted and sure hold no links at all: AER is 0/0")
+    check_nonzero(n_a + n_s, "predicted and sure hold no links at all: AER is 0/0")
     return 1 - (a_and_s + a_and_p) / (n_a + n_s)
 
 

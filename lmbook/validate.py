@@ -866,3 +866,192 @@ def check_lines_scored(lines: Sequence[Any], n_scored: int) -> None:
             raise ValueError(
                 f"line {line.text!r} ends at character {end}, past the {n_scored} scored ones"
             )
+
+
+# --- chapter 5, attention: masks, queries, keys and values, heads ---------------------
+
+
+def check_mask(mask: object, shape: Sequence[int], what: str) -> None:
+    """`mask` is a bool tensor (True = may attend) that broadcasts to `shape`, `what`'s."""
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise TypeError(
+            "mask must be a bool tensor (True = may attend), got "
+            + (f"{mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__)
+        )
+    try:
+        broadcast = torch.broadcast_shapes(mask.shape, shape)
+    except RuntimeError:
+        broadcast = None
+    if broadcast != tuple(shape):
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not broadcast to {what} {tuple(shape)}"
+        )
+
+
+def check_attention_inputs(
+    q: object, k: object, v: object, mask: object = None, dropout_p: object = 0.0
+) -> None:
+    """q (…, T_q, d_k), k (…, T_k, d_k), v (…, T_k, d_v) fit together, and so does mask.
+
+    The leading (batch, head) dims must broadcast; mask, if given, must broadcast to the
+    scores (…, T_q, T_k); dropout_p lies in [0, 1).
+    """
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, torch.Tensor) or x.ndim < 2:
+            raise ValueError(f"{name} must be a tensor (…, T, d) with at least 2 dims")
+    shapes = f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}"
+    if q.size(-1) != k.size(-1):
+        raise ValueError(f"q and k must share d_k (their last dim), got {shapes}")
+    if k.size(-2) != v.size(-2):
+        raise ValueError(f"k and v must share T_k (their second-last dim), got {shapes}")
+    try:
+        batch = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(f"the leading (batch, head) dims do not broadcast: {shapes}") from None
+    check_number("dropout_p", dropout_p, low=0, high=1, high_open=True)
+    if mask is not None:
+        check_mask(mask, batch + (q.size(-2), k.size(-2)), "the scores (…, T_q, T_k)")
+
+
+def check_mha_config(d_model: object, n_heads: object, dropout: object) -> None:
+    """d_model and n_heads are ints >= 1, n_heads divides d_model, dropout is in [0, 1)."""
+    check_int("d_model", d_model)
+    check_int("n_heads", n_heads)
+    if d_model % n_heads:
+        divisors = [h for h in range(1, d_model + 1) if d_model % h == 0]
+        raise ValueError(
+            f"d_model={d_model} is not divisible by n_heads={n_heads}: each head gets "
+            f"d_model / n_heads dimensions; n_heads may be one of {divisors[:12]}"
+        )
+    check_number("dropout", dropout, low=0, high=1, high_open=True)
+
+
+def check_mha_inputs(
+    attn: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: object = None,
+    padding_mask: object = None,
+) -> None:
+    """query (B, T_q, d_model), key and value (B, T_k, d_model) fit `attn`; so do the masks.
+
+    `attn` has d_model and n_heads (a MultiHeadAttention). mask broadcasts to
+    (B, n_heads, T_q, T_k) (a 3-D mask is refused as ambiguous); padding_mask is a bool
+    (B, T_k).
+    """
+    d_model, n_heads = attn.d_model, attn.n_heads
+    shapes = f"query {tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}"
+    for x in (query, key, value):
+        if x.ndim != 3 or x.size(-1) != d_model:
+            raise ValueError(
+                f"query, key and value must be (B, T, d_model={d_model}), got {shapes}"
+            )
+    if not query.size(0) == key.size(0) == value.size(0):
+        raise ValueError(f"query, key and value must share the batch size B, got {shapes}")
+    if key.size(1) != value.size(1):
+        raise ValueError(f"key and value must share T_k, got {shapes}")
+    B, T_q, T_k = query.size(0), query.size(1), key.size(1)
+    shape = torch.Size((B, n_heads, T_q, T_k))
+    if mask is not None:
+        if isinstance(mask, torch.Tensor) and mask.ndim == 3:
+            raise ValueError(
+                f"a 3-D mask {tuple(mask.shape)} is ambiguous: give (T_q, T_k) for every "
+                "sequence alike or (B, 1, T_q, T_k) for one mask per sequence"
+            )
+        check_mask(mask, shape, "(B, n_heads, T_q, T_k)")
+    if padding_mask is not None:
+        if not isinstance(padding_mask, torch.Tensor) or padding_mask.shape != (B, T_k):
+            raise ValueError(
+                f"padding_mask must be (B, T_k) = {(B, T_k)}, got {_shape(padding_mask)}"
+            )
+        check_mask(padding_mask[:, None, None, :], shape, "(B, n_heads, T_q, T_k)")
+
+
+def _shape(value: object) -> str:
+    return f"{tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+
+
+def check_ids_or_lengths(x: object, pad_id: object, max_len: object) -> None:
+    """x is ids (B, T) with a pad_id, or lengths (B,) within [0, max_len]: padding_mask's."""
+    if not isinstance(x, torch.Tensor) or x.dtype.is_floating_point or x.dtype == torch.bool:
+        raise TypeError(
+            "ids_or_lengths must be an integer tensor: ids (B, T) or lengths (B,), got "
+            + (f"{x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__)
+        )
+    if x.ndim == 2:
+        if pad_id is None or max_len is not None:
+            raise ValueError(
+                f"for ids of shape {tuple(x.shape)} give pad_id (and no max_len), "
+                f"got pad_id={pad_id!r}, max_len={max_len!r}"
+            )
+    elif x.ndim == 1:
+        if pad_id is not None:
+            raise ValueError(f"lengths {tuple(x.shape)} take max_len, not pad_id={pad_id!r}")
+        longest = int(x.max()) if x.numel() else 0
+        if max_len is None:
+            max_len = longest
+        if bool((x < 0).any()) or longest > max_len:
+            raise ValueError(f"lengths must lie in [0, max_len={max_len}], got {x.tolist()}")
+    else:
+        raise ValueError(
+            f"ids_or_lengths must be ids (B, T) or lengths (B,), got shape {tuple(x.shape)}"
+        )
+
+
+def check_even_int(name: str, value: object, why: str) -> None:
+    """`value` is an even int >= 2; `why` says what the pairs are."""
+    if not is_int(value) or value < 2 or value % 2:
+        raise ValueError(f"{name} must be an even int >= 2 ({why}), got {value!r}")
+
+
+def check_additive_inputs(s: torch.Tensor, h: torch.Tensor) -> None:
+    """One query s (B, d_query) per row of annotations h (B, S, d_key)."""
+    if s.ndim != 2 or h.ndim != 3 or s.size(0) != h.size(0):
+        raise ValueError(
+            f"s must be (B, d_query) and h (B, S, d_key), got s {tuple(s.shape)}, "
+            f"h {tuple(h.shape)}"
+        )
+
+
+def check_torch_mha(mha: object, d_model: int, n_heads: int, bias: bool) -> None:
+    """mha is a torch.nn.MultiheadAttention laid out like lmbook's (d_model, n_heads, bias)."""
+    check_type("mha", mha, nn.MultiheadAttention, "a torch.nn.MultiheadAttention")
+    if not mha._qkv_same_embed_dim or mha.bias_k is not None or mha.add_zero_attn:
+        raise ValueError(
+            "only an nn.MultiheadAttention with kdim = vdim = embed_dim, add_bias_kv=False "
+            "and add_zero_attn=False has the same parameters"
+        )
+    theirs = (mha.embed_dim, mha.num_heads, mha.in_proj_bias is not None)
+    if theirs != (d_model, n_heads, bias):
+        raise ValueError(
+            f"(d_model, n_heads, bias) differ: {(d_model, n_heads, bias)} here, {theirs} in "
+            "the torch module"
+        )
+
+
+def check_corpus_pair(**corpora: Sequence[Any]) -> None:
+    """Two corpora of alignments, named, hold one alignment per sentence each, and some."""
+    (a, x), (b, y) = corpora.items()
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} sentences in {a} but {len(y)} in {b}: give one alignment each")
+    if not x:
+        raise ValueError("the corpus is empty: give at least one sentence")
+
+
+def check_one_link_per_target(links: Collection[tuple[int, int]], where: str) -> None:
+    """Each target token has at most one (source, target) link: an argmax alignment."""
+    targets = [t for _, t in links]
+    if len(targets) != len(set(targets)):
+        t = next(t for t in targets if targets.count(t) > 1)
+        raise ValueError(
+            f"{where} links target token {t} to {sorted(j for j, u in links if u == t)}: "
+            "accuracy needs at most one source per target token; use alignment_error_rate "
+            "for many-to-many alignments"
+        )
+
+
+def check_nonzero(value: object, message: str) -> None:
+    """Raise ValueError(message) when value is 0 (or False): a count that must not be."""
+    if not value:
+        raise ValueError(message)

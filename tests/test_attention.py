@@ -17,10 +17,12 @@ from lmbook.attention import (
     AttentionSeq2Seq,
     MultiHeadAttention,
     causal_mask,
+    from_torch_mha,
     masked_softmax,
     padding_mask,
     scaled_dot_product_attention,
     sinusoidal_positions,
+    to_torch_mha,
 )
 from lmbook.decoding import beam_search, greedy_decode, select
 from lmbook.metrics import alignment_accuracy, attention_alignment
@@ -151,7 +153,7 @@ def test_scaled_dot_product_attention_errors_name_the_shapes():
         ValueError, match=r"mask of shape \(5, 3\) does not broadcast to .*\(2, 3, 5\)"
     ):
         scaled_dot_product_attention(q, k, v, torch.ones(5, 3, dtype=torch.bool))
-    with pytest.raises(ValueError, match="dropout_p must be in"):
+    with pytest.raises(ValueError, match=r"dropout_p must be a number in \[0, 1\)"):
         scaled_dot_product_attention(q, k, v, dropout_p=1.0)
 
 
@@ -171,7 +173,7 @@ def torch_mha(d_model=16, n_heads=4, bias=True, seed=0) -> nn.MultiheadAttention
 @pytest.mark.parametrize("masks", ["none", "padding", "causal", "both", "cross"])
 def test_multi_head_attention_matches_torch(masks, bias):
     theirs = torch_mha(bias=bias)
-    ours = MultiHeadAttention.from_torch(theirs)
+    ours = from_torch_mha(theirs)
     assert ours.W_q.weight.dtype == torch.float64 and not ours.training
     B, T, d = 3, 6, 16
     x = randn(B, T, d, seed=1)
@@ -199,9 +201,9 @@ def test_multi_head_attention_matches_torch(masks, bias):
 def test_to_torch_round_trips():
     torch.manual_seed(0)
     ours = MultiHeadAttention(12, 3, dropout=0.1).double()
-    theirs = ours.to_torch()
+    theirs = to_torch_mha(ours)
     assert theirs.batch_first and theirs.dropout == 0.1 and theirs.training
-    again = MultiHeadAttention.from_torch(theirs)
+    again = from_torch_mha(theirs)
     for a, b in zip(ours.parameters(), again.parameters(), strict=True):
         assert torch.equal(a, b)
     x = randn(2, 5, 12)
@@ -263,9 +265,9 @@ def test_multi_head_attention_errors():
     with pytest.raises(TypeError, match="mask must be a bool tensor"):
         mha(x, x, x, padding_mask=torch.ones(2, 3))
     with pytest.raises(ValueError, match="kdim = vdim = embed_dim"):
-        MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, kdim=4))
-    with pytest.raises(TypeError, match="expected a torch.nn.MultiheadAttention, got Linear"):
-        MultiHeadAttention.from_torch(nn.Linear(8, 8))
+        from_torch_mha(nn.MultiheadAttention(8, 2, kdim=4))
+    with pytest.raises(TypeError, match="mha must be a torch.nn.MultiheadAttention, got Linear"):
+        from_torch_mha(nn.Linear(8, 8))
 
 
 # --- additive attention -------------------------------------------------------------------
@@ -359,7 +361,9 @@ def test_the_bidirectional_encoder_zeroes_padding_and_is_invariant_to_it():
     changed, _ = model.encoder(torch.tensor([[7, 8, 9, 10, 4, 6, 3]]))
     assert not torch.allclose(changed[0, 0, 6:], outputs[1, 0, 6:])
     torch.testing.assert_close(changed[0, 0, :6], outputs[1, 0, :6], rtol=0, atol=0)
-    with pytest.raises(ValueError, match="n_hidden must be even .* got 11"):
+    with pytest.raises(
+        ValueError, match=r"n_hidden must be an even int >= 2 \(H/2 units each way\), got 11"
+    ):
         AttentionSeq2Seq(config(n_hidden=11))
 
 

@@ -48,7 +48,6 @@ GPT_PARTS = {
 
 # Chapters not yet rewritten idea-first (issue 14), each with what still stands.
 PENDING = {
-    "05_attention.ipynb": "marked cells up to 184 lines; long lines; private imports",
     "06_transformers.ipynb": "the GPT cell is 268 lines; long lines; private imports",
     "08_small_and_fast.ipynb": "marked cells up to 90 lines; long lines",
 }

@@ -596,3 +596,76 @@ def test_chapter_10_validators() -> None:
     check_lines_scored([Line("ab", "X", 0)], 3)
     with pytest.raises(ValueError, match="ends at character 4, past the 3 scored ones"):
         check_lines_scored([Line("abc", "X", 0)], 3)
+
+
+# --- chapter 5, attention ---------------------------------------------------------------
+
+
+def test_attention_validators() -> None:
+    from torch import nn
+
+    from lmbook.validate import (
+        check_additive_inputs,
+        check_attention_inputs,
+        check_even_int,
+        check_ids_or_lengths,
+        check_mask,
+        check_mha_config,
+        check_mha_inputs,
+        check_torch_mha,
+    )
+
+    check_mask(torch.ones(3, 5, dtype=torch.bool), torch.Size((2, 3, 5)), "the scores")
+    with pytest.raises(TypeError, match="mask must be a bool tensor .* got torch.float32"):
+        check_mask(torch.ones(3, 5), torch.Size((2, 3, 5)), "the scores")
+    with pytest.raises(ValueError, match=r"mask of shape \(5, 3\) does not broadcast to x"):
+        check_mask(torch.ones(5, 3, dtype=torch.bool), torch.Size((2, 3, 5)), "x")
+    q, k, v = torch.zeros(2, 3, 8), torch.zeros(2, 5, 8), torch.zeros(2, 5, 4)
+    check_attention_inputs(q, k, v, torch.ones(3, 5, dtype=torch.bool), 0.1)
+    with pytest.raises(ValueError, match=r"share d_k .* k \(2, 5, 6\)"):
+        check_attention_inputs(q, torch.zeros(2, 5, 6), v)
+    with pytest.raises(ValueError, match=r"dropout_p must be a number in \[0, 1\), got 1.0"):
+        check_attention_inputs(q, k, v, dropout_p=1.0)
+    check_mha_config(12, 3, 0.1)
+    with pytest.raises(ValueError, match=r"n_heads may be one of \[1, 2, 5, 10\]"):
+        check_mha_config(10, 4, 0.0)
+    with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\), got 1"):
+        check_mha_config(8, 2, 1)
+    x, attn = torch.zeros(2, 3, 8), nn.Module()
+    attn.d_model, attn.n_heads = 8, 2
+    check_mha_inputs(attn, x, x, x, torch.ones(3, 3, dtype=torch.bool), x[..., 0] == 0)
+    with pytest.raises(ValueError, match=r"3-D mask \(2, 3, 3\) is ambiguous"):
+        check_mha_inputs(attn, x, x, x, torch.ones(2, 3, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"padding_mask must be \(B, T_k\) = \(2, 3\), got list"):
+        check_mha_inputs(attn, x, x, x, padding_mask=[True])
+    check_ids_or_lengths(torch.tensor([2, 1]), None, 3)
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, max_len=1\]"):
+        check_ids_or_lengths(torch.tensor([2, 1]), None, 1)
+    check_even_int("d_model", 4, "pairs")
+    for bad in (3, 0, 4.0, True):
+        with pytest.raises(ValueError, match=r"d_model must be an even int >= 2 \(pairs\)"):
+            check_even_int("d_model", bad, "pairs")
+    check_additive_inputs(torch.zeros(2, 5), torch.zeros(2, 7, 6))
+    with pytest.raises(ValueError, match=r"s must be \(B, d_query\)"):
+        check_additive_inputs(torch.zeros(3, 5), torch.zeros(2, 7, 6))
+    check_torch_mha(nn.MultiheadAttention(8, 2), 8, 2, True)
+    with pytest.raises(ValueError, match=r"differ: \(8, 4, True\) here, \(8, 2, True\)"):
+        check_torch_mha(nn.MultiheadAttention(8, 2), 8, 4, True)
+    with pytest.raises(TypeError, match="mha must be a torch.nn.MultiheadAttention"):
+        check_torch_mha(nn.Linear(8, 8), 8, 2, True)
+
+
+def test_alignment_validators() -> None:
+    from lmbook.validate import check_corpus_pair, check_nonzero, check_one_link_per_target
+
+    check_corpus_pair(predicted=[{(0, 0)}], gold=[{(0, 0)}])
+    with pytest.raises(ValueError, match="1 sentences in predicted but 2 in gold"):
+        check_corpus_pair(predicted=[set()], gold=[set(), set()])
+    with pytest.raises(ValueError, match="the corpus is empty"):
+        check_corpus_pair(predicted=[], gold=[])
+    check_one_link_per_target({(0, 0), (1, 1)}, "sentence 0")
+    with pytest.raises(ValueError, match=r"sentence 3 links target token 0 to \[0, 1\]"):
+        check_one_link_per_target({(0, 0), (1, 0)}, "sentence 3")
+    check_nonzero(2, "never")
+    with pytest.raises(ValueError, match="accuracy is 0/0"):
+        check_nonzero(0, "accuracy is 0/0")
