@@ -23,11 +23,12 @@ GLUE_PREFIX = "application/papermill.record/"
 PASS, FAIL = "✓", "✗"
 
 
-def glue(name: str, value: object, fmt: str = "") -> str:
-    """Store `value`, formatted with `fmt`, for the prose's {glue:text}`name`; return it.
+def glue(name: str, value: object, fmt: str = "") -> None:
+    """Store `value`, formatted with `fmt`, for the prose's {glue:text}`name`.
 
-    >>> glue("gru_nats", 1.58347, ".3f")
-    '1.583'
+    It returns nothing, so a cell that ends with a glue shows no stray output; the
+    number is in the cell's other outputs. glue("gru_nats", 1.58347, ".3f") stores
+    '1.583'.
     """
     check_str("name", name, empty=False)
     text = format(value, fmt)
@@ -35,13 +36,12 @@ def glue(name: str, value: object, fmt: str = "") -> str:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # plain Python: nothing to glue into
-        return text
+        return
     if get_ipython() is not None:
         # repr, so that myst-nb's literal_eval gives back this exact text ('0.10', not 0.1)
         data = {GLUE_PREFIX + "text/plain": repr(text)}
         meta = {"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}}
         display(data, raw=True, metadata=meta)
-    return text
 
 
 def check(claim: str, ok: object, detail: str = "") -> None:

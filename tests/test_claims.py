@@ -5,10 +5,22 @@ import pytest
 from lmbook.claims import check, glue
 
 
-def test_glue_returns_the_formatted_text_outside_a_kernel() -> None:
-    assert glue("x", 0.1, ".2f") == "0.10"
-    assert glue("n", 18574, ",") == "18,574"
-    assert glue("s", "GRU") == "GRU"
+def test_glue_stores_the_formatted_text_for_myst_nb(monkeypatch) -> None:
+    shown = []
+    monkeypatch.setattr("IPython.get_ipython", lambda: object())
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append((a, k)))
+    assert glue("x", 0.1, ".2f") is None  # nothing for a cell to echo
+    glue("n", 18574, ",")
+    (data,), kwargs = shown[0]
+    assert data == {"application/papermill.record/text/plain": "'0.10'"}
+    assert kwargs["metadata"] == {
+        "scrapbook": {"name": "x", "mime_prefix": "application/papermill.record/"}
+    }
+    assert shown[1][0][0] == {"application/papermill.record/text/plain": "'18,574'"}
+
+
+def test_glue_outside_a_kernel_does_nothing() -> None:
+    assert glue("x", 0.1, ".2f") is None
 
 
 def test_glue_needs_a_name() -> None:
