@@ -164,7 +164,12 @@ def output_text(output: dict[str, Any]) -> str:
 
 def glued_values(notebook: dict[str, Any]) -> dict[str, str]:
     """Name -> text of every value a notebook's outputs glued (lmbook.claims.glue)."""
-    values = {}
+    return {name: texts[-1] for name, texts in glued_texts(notebook).items()}
+
+
+def glued_texts(notebook: dict[str, Any]) -> dict[str, list[str]]:
+    """Name -> the texts glued under it, in order (more than one if glued again)."""
+    values: dict[str, list[str]] = {}
     for cell in code_cells(notebook):
         for output in cell.get("outputs", []):
             scrap = output.get("metadata", {}).get("scrapbook")
@@ -177,7 +182,7 @@ def glued_values(notebook: dict[str, Any]) -> dict[str, str]:
                 value = ast.literal_eval(text)
             except (SyntaxError, ValueError):
                 value = text
-            values[scrap["name"]] = str(value)
+            values.setdefault(scrap["name"], []).append(str(value))
     return values
 
 

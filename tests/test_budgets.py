@@ -29,6 +29,7 @@ from lmbook.book import (
     cell_source,
     check_lines,
     glue_references,
+    glued_texts,
     glued_values,
     marked_module,
     python_source,
@@ -180,6 +181,8 @@ def test_claims_are_bound_to_the_run(path: Path) -> None:
     notebook = read_notebook(path)
     failed = [f"cell {i}: ✗ {claim}" for i, mark, claim in check_lines(notebook) if mark == "✗"]
     assert failed == [], "the committed full-mode run fails these checks"
+    twice = {name: texts for name, texts in glued_texts(notebook).items() if len(set(texts)) > 1}
+    assert twice == {}, "a name is glued with different texts; the prose would show one"
     glued = glued_values(notebook)
     missing = [f"cell {i}: {name}" for i, name in glue_references(notebook) if name not in glued]
     assert missing == [], "the prose pastes values the notebook never glued"
@@ -207,6 +210,10 @@ def test_the_claims_checks_catch_what_they_should() -> None:
         ]
     }
     assert glued_values(notebook) == {"gru": "1.583"}
+    again = {**glue, "data": {"application/x/text/plain": "'1.600'"}}
+    notebook["cells"][0]["outputs"].append(again)
+    assert glued_texts(notebook) == {"gru": ["1.583", "1.600"]}
+    notebook["cells"][0]["outputs"].pop()
     assert check_lines(notebook) == [(0, "✗", "GRU wins: 1.6 vs 1.5")]
     assert typed_twins(notebook) == ["cell 1: 1.583 is typed; glue it"]
     assert glue_references(notebook) == [(1, "gru")]
