@@ -46,6 +46,7 @@ from urllib.request import ProxyHandler, build_opener
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Route, sync_playwright
+from test_budgets import PENDING
 
 # Needs Chromium, so plain `pytest` (the README's command, which must pass on a machine
 # with only Python) deselects it; `pytest -m browser` and .ci/run's browser stage run it.
@@ -86,6 +87,11 @@ async (mathjaxTimeoutMs) => {
   facts.images = images.map((img) => ({src: img.getAttribute("src"), width: img.naturalWidth}));
   facts.links = [...document.querySelectorAll("a[href]")].map((a) => a.getAttribute("href"));
   facts.tracebacks = document.querySelectorAll(".output.traceback").length;
+  // Code a reader would have to scroll sideways to read: its longest line.
+  facts.wide_code = [...document.querySelectorAll("div.cell_input pre")]
+    .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+    .map((pre) => pre.textContent.split("\\n")
+      .reduce((a, l) => (l.length > a.length ? l : a), ""));
   const short = (el) => el.textContent.trim().replace(/\\s+/g, " ").slice(0, 60);
   facts.unrendered = [...document.querySelectorAll(".math")]
     .filter((el) => !el.querySelector("mjx-container")).map(short);
@@ -272,6 +278,12 @@ def audit_page(
         )
         if image["width"] == 0 and not external:
             problems.append(f"image shows nothing (naturalWidth 0): {src}")
+    if name.startswith("notebooks/") and Path(name).stem + ".ipynb" not in PENDING:
+        problems += [
+            f"a code cell scrolls sideways at 1280 pixels: {line.strip()[:60]!r} "
+            f"({len(line)} characters)"
+            for line in facts["wide_code"]
+        ]
     if facts["tracebacks"]:
         problems.append(f"{facts['tracebacks']} cell output(s) are errors (.output.traceback)")
     if TRACEBACK in facts["text"]:
@@ -378,6 +390,10 @@ def book_audit(browser, book_html, book_url) -> tuple[list[str], list[str], dict
     screenshots = {home or "index.html": SCREENSHOTS / "home.png"}
     if chapter_1:
         screenshots[chapter_1[0]] = SCREENSHOTS / "chapter_01.png"
+    # Chapter 6 shows the GPT in short cells that fit the column (issue 14).
+    chapter_6 = [page for page in pages if page.startswith("notebooks/06_transformers")]
+    if chapter_6:
+        screenshots[chapter_6[0]] = SCREENSHOTS / "chapter_06.png"
     for path in screenshots.values():
         path.unlink(missing_ok=True)  # so that an old one never passes for a new one
     problems = audit_site(browser, book_url, pages, screenshots)

@@ -290,6 +290,9 @@ def setup(app):
     local_mathjax()  # fail early, with a clear message, if the package is missing
     app.config.mathjax_path = "mathjax/tex-chtml.js"
     app.connect("build-finished", copy_mathjax)
+    # The book's own style sheet (code cells fit 88 characters a line).
+    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+    app.add_css_file("lmbook.css")
     # Late, so that scripts other handlers add to this page are seen too.
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.add_directive("lmbook-leaderboard", Leaderboard)
