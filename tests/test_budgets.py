@@ -98,6 +98,10 @@ def budget_problems(path: Path) -> list[str]:
     return found
 
 
+def is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")  # dunders are public
+
+
 def private_imports(source: str) -> list[str]:
     """Private lmbook names a cell imports or reaches (`from lmbook.x import _y`, …)."""
     tree = ast.parse(python_source(source))
@@ -105,11 +109,11 @@ def private_imports(source: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lmbook"):
             parts = node.module.split(".") + [alias.name for alias in node.names]
-            found += [f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+            found += [f"{node.module}.{a.name}" for a in node.names if is_private(a.name)]
             found += [node.module for p in parts[:-1] if p.startswith("_")][:1]
         elif isinstance(node, ast.Import):
             found += [a.name for a in node.names if "._" in a.name and "lmbook" in a.name]
-    found += re.findall(r"\blmbook(?:\.\w+)*\._\w+", source)
+    found += re.findall(r"\blmbook(?:\.\w+)*\._(?!_)\w+", source)  # dunders are public
     return found
 
 
@@ -147,13 +151,15 @@ def test_the_whole_gpt_reads_in_150_lines() -> None:
 def test_the_budget_checks_catch_what_they_should(tmp_path: Path) -> None:
     source = "# lmbook: ngram\n" + "x = 1\n" * 61 + "y = '" + "z" * 90 + "'\n"
     source += "from lmbook.decoding import _check_src\nlmbook.metrics._ngrams\n"
+    source += "print(lmbook.__version__)\nfrom lmbook import __version__\n"
     notebook = {"cells": [{"cell_type": "code", "source": source, "outputs": []}]}
     path = tmp_path / "x.ipynb"
     path.write_text(__import__("json").dumps(notebook), encoding="utf-8")
     found = " | ".join(budget_problems(path))
-    assert "a marked cell of 65 lines" in found
+    assert "a marked cell of 67 lines" in found
     assert "line 63: 96 characters" in found
     assert "lmbook.decoding._check_src" in found and "lmbook.metrics._ngrams" in found
+    assert "__version__" not in found
 
 
 # Numbers worth flagging when typed by hand: a decimal point, or three digits or more.
