@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from lmbook.seq2seq import BOS, EOS, PAD, State
 from lmbook.text import Vocab, word_tokenize
+from lmbook.validate import check_int, check_logits, check_number, check_temperature
 
 
 class Decodable(Protocol):
@@ -290,11 +291,6 @@ def translate(
 # --- sampling from a language model (chapter 6) ----------------------------------------
 
 
-def _check_p(name: str, p: object) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
-        raise ValueError(f"{name} must be a number in (0, 1], got {p!r}")
-
-
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """logits (…, V) with all but the k largest of each row set to -inf.
 
@@ -304,7 +300,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     >>> top_k_filter(torch.tensor([1.0, 3.0, 2.0, 3.0]), 2)
     tensor([-inf, 3., -inf, 3.])
     """
-    _check_int("k", k)
+    check_int("k", k)
     if k >= logits.size(-1):
         return logits
     kth = logits.topk(k, dim=-1).values[..., -1:]  # (…, 1): the k-th largest of each row
@@ -323,7 +319,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     >>> top_p_filter(probs.log(), 0.8).exp()
     tensor([0.5000, 0.3000, 0.0000, 0.0000])
     """
-    _check_p("p", p)
+    check_number("p", p, low=0, high=1, low_open=True)
     if p == 1:
         return logits
     work = logits if logits.dtype == torch.float64 else logits.float()
@@ -349,28 +345,10 @@ def sample_next(
     use top_k=1 (temperature 0 would divide by zero). Draws from torch's global generator
     unless a `generator` on the logits' device is given.
     """
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not 0 < temperature < float("inf")
-    ):
-        hint = "; for greedy decoding use top_k=1" if temperature == 0 else ""
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}{hint}")
-    if not isinstance(logits, torch.Tensor) or logits.ndim < 1 or logits.size(-1) < 1:
-        raise ValueError(
-            "logits must be a float tensor (…, V) with V >= 1, got "
-            + (
-                f"shape {tuple(logits.shape)}"
-                if isinstance(logits, torch.Tensor)
-                else type(logits).__name__
-            )
-        )
-    if not logits.dtype.is_floating_point:
-        raise TypeError(f"logits must be a float tensor, got {logits.dtype}")
-    if top_k is not None:
-        _check_int("top_k", top_k)
-    if top_p is not None:
-        _check_p("top_p", top_p)
+    check_temperature(temperature)
+    check_logits(logits)
+    check_int("top_k", top_k, allow_none=True)
+    check_number("top_p", top_p, low=0, high=1, low_open=True, allow_none=True)
     # shifted so that the largest logit is 0: a tiny temperature then sends the others
     # to -inf, never to inf - inf = NaN
     logits = (logits - logits.amax(dim=-1, keepdim=True)) / temperature
