@@ -294,8 +294,8 @@ def translate(
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """logits (…, V) with all but the k largest of each row set to -inf.
 
-    Ties at the boundary are all kept: a logit equal to the k-th largest survives, so a
-    row may keep more than k tokens (as nanoGPT's filter does). k >= V keeps every token.
+    Ties at the boundary are all kept: a logit equal to the k-th largest survives, so
+    a row may keep more than k tokens (as nanoGPT's filter does). k >= V keeps all.
 
     >>> top_k_filter(torch.tensor([1.0, 3.0, 2.0, 3.0]), 2)
     tensor([-inf, 3., -inf, 3.])
@@ -323,9 +323,11 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     if p == 1:
         return logits
     work = logits if logits.dtype == torch.float64 else logits.float()
-    slack = 16 * torch.finfo(work.dtype).eps  # rounding in the softmax and the running sum
-    probs, order = work.softmax(dim=-1).sort(dim=-1, descending=True)  # (…, V), largest first
-    before = probs.cumsum(dim=-1) - probs  # (…, V): the mass of the more probable tokens
+    # rounding in the softmax and in the running sum may miss p by a few ulps
+    slack = 16 * torch.finfo(work.dtype).eps
+    # (…, V) each, the most probable first
+    probs, order = work.softmax(dim=-1).sort(dim=-1, descending=True)
+    before = probs.cumsum(dim=-1) - probs  # the mass of the more probable tokens
     outside = before >= p - slack  # the tokens before it already reach p
     outside[..., 0] = False  # the most probable token is always kept
     return logits.masked_fill(outside.scatter(-1, order, outside), float("-inf"))
@@ -341,9 +343,9 @@ def sample_next(
     """Draw one token id per row of logits (…, V) -> LongTensor (…,).
 
     The logits are divided by the temperature (< 1 sharpens, > 1 flattens), then
-    filtered by top_k and top_p, in that order, before the softmax. For greedy decoding
-    use top_k=1 (temperature 0 would divide by zero). Draws from torch's global generator
-    unless a `generator` on the logits' device is given.
+    filtered by top_k and top_p, in that order, before the softmax. For greedy
+    decoding use top_k=1 (temperature 0 would divide by zero). Draws from torch's
+    global generator unless a `generator` on the logits' device is given.
     """
     check_temperature(temperature)
     check_logits(logits)

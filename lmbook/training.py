@@ -105,13 +105,10 @@ def _batches_forever(batches: Iterable) -> Iterable[tuple[int, Any]]:
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """AdamW parameter groups: weight decay on the weight matrices, none on the rest.
 
-    Decay pulls weights towards zero, which regularises the matrices that mix features
-    (Linear weights: every trainable parameter with 2 or more dimensions). It is left off
-    biases and norm gains (1-D: shrinking them only shifts or rescales activations) and
-    off embeddings (`nn.Embedding` weights, also when tied to an output layer: a rare
-    token's row gets few gradients, and decay would erase it). Each trainable parameter
-    is in exactly one group, once, even when tied (frozen ones are left out), and each
-    group lists its parameters' names under "param_names" (torch's own key), for reading::
+    Decayed: every trainable parameter with 2 or more dimensions (Linear weights). Not
+    decayed: biases, norm gains and embeddings (also when tied to an output layer).
+    Each trainable parameter is in one group, once, even when tied; frozen ones are
+    left out. Each group names its parameters under "param_names" (torch's key)::
 
         >>> model = nn.Sequential(nn.Embedding(10, 4), nn.LayerNorm(4), nn.Linear(4, 3))
         >>> [g["param_names"] for g in param_groups(model, weight_decay=0.1)]
@@ -145,18 +142,11 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
 def warmup_cosine(
     step: int, *, warmup_steps: int, total_steps: int, min_ratio: float = 0.1
 ) -> float:
-    """The learning-rate multiplier for the optimiser step after `step` steps already taken.
+    """The learning-rate multiplier after `step` optimiser steps (what LambdaLR passes).
 
-    The argument is what `torch.optim.lr_scheduler.LambdaLR` passes: 0 for the first
-    step, s - 1 for step s (counting from 1). Step s (1-based) gets
-
-    - s / warmup_steps while s <= warmup_steps: a linear warm-up, from 1/warmup_steps at
-      the first step to exactly 1 (the peak rate) at step `warmup_steps`;
-    - then a cosine from 1 down to exactly `min_ratio` at step `total_steps`;
-    - `min_ratio` after that.
-
-    With warmup_steps=0 the cosine starts at once (the first step is just under the peak).
-    The multipliers of steps 1 … 5 with 2 warm-up steps in 4::
+    Step s = step + 1 gets s / warmup_steps during the warm-up (1 at its last step),
+    then a cosine from 1 down to min_ratio at step total_steps, and min_ratio after
+    that. With warmup_steps=0 the cosine starts at once. Steps 1 … 5, 2 warm-up in 4::
 
         >>> [round(warmup_cosine(i, warmup_steps=2, total_steps=4, min_ratio=0.1), 3)
         ...  for i in range(5)]

@@ -104,14 +104,16 @@ class CausalSelfAttention(MultiHeadAttention):
     """
 
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True) -> None:
-        super().__init__(n_embd, n_head, dropout=dropout, bias=bias)  # W_q, W_k, W_v, W_o
-        self.n_head, self.dropout_p = n_head, dropout  # dropout_p: on the attention weights
+        # chapter 5's W_q, W_k, W_v and W_o
+        super().__init__(n_embd, n_head, dropout=dropout, bias=bias)
+        self.n_head = n_head
+        self.dropout_p = dropout  # on the attention weights, while training
         self.resid_dropout = nn.Dropout(dropout)  # on the output
 
     def forward(self, x: Tensor, cache: Cache | None = None) -> tuple[Tensor, Cache]:
         """x (B, T, C) after T_past cached positions -> (y (B, T, C), longer cache)."""
         B, T, C = x.shape
-        heads = (B, T, self.n_head, C // self.n_head)  # C splits into n_head heads of d_k
+        heads = (B, T, self.n_head, C // self.n_head)  # n_head heads of d_k channels
         q = self.W_q(x).view(heads).transpose(1, 2)  # (B, n_head, T, d_k)
         k = self.W_k(x).view(heads).transpose(1, 2)
         v = self.W_v(x).view(heads).transpose(1, 2)
@@ -119,7 +121,7 @@ class CausalSelfAttention(MultiHeadAttention):
             k = torch.cat([cache[0], k], dim=2)  # (B, n_head, T_past + T, d_k)
             v = torch.cat([cache[1], v], dim=2)
         p = self.dropout_p if self.training else 0.0
-        if cache is None:  # the fused kernel applies the causal mask without building it
+        if cache is None:  # the fused kernel masks the future without building a mask
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
         elif T == 1:  # the newest position may see every key: no mask
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
@@ -160,7 +162,7 @@ class SizeAndCompute:
         non_embedding=True leaves out the token and position embeddings (Kaplan et al.,
         2020): with tied weights that leaves out lm_head too, which is the same tensor.
         """
-        n = sum(p.numel() for p in self.parameters())  # parameters() yields a shared one once
+        n = sum(p.numel() for p in self.parameters())  # yields a shared tensor once
         if non_embedding:
             n -= self.tok_emb.weight.numel()
             if self.config.positions == "learned":
@@ -179,7 +181,7 @@ class SizeAndCompute:
         check_int("T", T)
         N = self.num_params(non_embedding=True)
         if self.config.tie_weights:
-            N += self.lm_head.weight.numel()  # the tied weight's lookup is free, its matmul not
+            N += self.lm_head.weight.numel()  # a lookup is free, the tied matmul not
         c = self.config
         return float(6 * N + 12 * c.n_layer * c.n_embd * T)
 
@@ -283,12 +285,14 @@ class CachedGeneration(CachedStep):
             logits, caches = self.step(torch.tensor([ids], device=device))  # the prompt
             while len(out) < max_new_tokens:
                 next_logits = logits[0, -1].cpu().double()  # (V,)
-                out.append(int(sample_next(next_logits, temperature, top_k, top_p, generator)))
-                ids.append(out[-1])
+                token = sample_next(next_logits, temperature, top_k, top_p, generator)
+                out.append(int(token))
+                ids.append(int(token))
                 if len(out) == max_new_tokens:
                     break
                 if use_cache and caches[0][0].size(2) < L:  # one new position
-                    logits, caches = self.step(torch.tensor([ids[-1:]], device=device), caches)
+                    new = torch.tensor([ids[-1:]], device=device)  # (1, 1)
+                    logits, caches = self.step(new, caches)
                 else:  # re-read the context: the last block_size ids
                     logits, caches = self.step(torch.tensor([ids[-L:]], device=device))
         finally:
@@ -307,8 +311,9 @@ class GPT(SizeAndCompute, SlidingWindowScoring, CachedGeneration, nn.Module):
         self.tok_emb = nn.Embedding(V, C)
         if config.positions == "learned":
             self.pos_emb = nn.Embedding(T, C)
-        else:  # fixed, so a buffer, and recomputed rather than saved: (T, C)
-            self.register_buffer("pos_enc", sinusoidal_positions(T, C), persistent=False)
+        else:  # fixed, so a buffer, and recomputed rather than saved
+            pe = sinusoidal_positions(T, C)  # (T, C)
+            self.register_buffer("pos_enc", pe, persistent=False)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
         self.ln_f = nn.LayerNorm(C, bias=config.bias)

@@ -54,7 +54,6 @@ PENDING = {
     "04_encoder_decoder.ipynb": "marked cells up to 126 lines; long lines; private imports",
     "05_attention.ipynb": "marked cells up to 184 lines; long lines; private imports",
     "06_transformer_translation.ipynb": "marked cells up to 148 lines; long lines",
-    "06_transformers.ipynb": "the GPT cell is 268 lines; long lines; private imports",
     "07_pretraining_and_finetuning.ipynb": "marked cells up to 234 lines; long lines",
     "08_small_and_fast.ipynb": "marked cells up to 90 lines; long lines",
     "09_data_parallel.ipynb": "marked cells up to 81 lines; long lines",
