@@ -42,9 +42,11 @@ from lmbook.text import Vocab, word_tokenize
 from lmbook.validate import (
     check_decodable,
     check_int,
+    check_logits,
     check_number,
     check_source_batch,
     check_str,
+    check_temperature,
 )
 
 
@@ -277,21 +279,16 @@ def translate(
 # --- sampling from a language model (chapter 6) ----------------------------------------
 
 
-def _check_p(name: str, p: object) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
-        raise ValueError(f"{name} must be a number in (0, 1], got {p!r}")
-
-
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     """logits (…, V) with all but the k largest of each row set to -inf.
 
-    Ties at the boundary are all kept: a logit equal to the k-th largest survives, so a
-    row may keep more than k tokens (as nanoGPT's filter does). k >= V keeps every token.
+    Ties at the boundary are all kept: a logit equal to the k-th largest survives, so
+    a row may keep more than k tokens (as nanoGPT's filter does). k >= V keeps all.
 
     >>> top_k_filter(torch.tensor([1.0, 3.0, 2.0, 3.0]), 2)
     tensor([-inf, 3., -inf, 3.])
     """
-    _check_int("k", k)
+    check_int("k", k)
     if k >= logits.size(-1):
         return logits
     kth = logits.topk(k, dim=-1).values[..., -1:]  # (…, 1): the k-th largest of each row
@@ -310,13 +307,15 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     >>> top_p_filter(probs.log(), 0.8).exp()
     tensor([0.5000, 0.3000, 0.0000, 0.0000])
     """
-    _check_p("p", p)
+    check_number("p", p, low=0, high=1, low_open=True)
     if p == 1:
         return logits
     work = logits if logits.dtype == torch.float64 else logits.float()
-    slack = 16 * torch.finfo(work.dtype).eps  # rounding in the softmax and the running sum
-    probs, order = work.softmax(dim=-1).sort(dim=-1, descending=True)  # (…, V), largest first
-    before = probs.cumsum(dim=-1) - probs  # (…, V): the mass of the more probable tokens
+    # rounding in the softmax and in the running sum may miss p by a few ulps
+    slack = 16 * torch.finfo(work.dtype).eps
+    # (…, V) each, the most probable first
+    probs, order = work.softmax(dim=-1).sort(dim=-1, descending=True)
+    before = probs.cumsum(dim=-1) - probs  # the mass of the more probable tokens
     outside = before >= p - slack  # the tokens before it already reach p
     outside[..., 0] = False  # the most probable token is always kept
     return logits.masked_fill(outside.scatter(-1, order, outside), float("-inf"))
@@ -332,32 +331,14 @@ def sample_next(
     """Draw one token id per row of logits (…, V) -> LongTensor (…,).
 
     The logits are divided by the temperature (< 1 sharpens, > 1 flattens), then
-    filtered by top_k and top_p, in that order, before the softmax. For greedy decoding
-    use top_k=1 (temperature 0 would divide by zero). Draws from torch's global generator
-    unless a `generator` on the logits' device is given.
+    filtered by top_k and top_p, in that order, before the softmax. For greedy
+    decoding use top_k=1 (temperature 0 would divide by zero). Draws from torch's
+    global generator unless a `generator` on the logits' device is given.
     """
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not 0 < temperature < float("inf")
-    ):
-        hint = "; for greedy decoding use top_k=1" if temperature == 0 else ""
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}{hint}")
-    if not isinstance(logits, torch.Tensor) or logits.ndim < 1 or logits.size(-1) < 1:
-        raise ValueError(
-            "logits must be a float tensor (…, V) with V >= 1, got "
-            + (
-                f"shape {tuple(logits.shape)}"
-                if isinstance(logits, torch.Tensor)
-                else type(logits).__name__
-            )
-        )
-    if not logits.dtype.is_floating_point:
-        raise TypeError(f"logits must be a float tensor, got {logits.dtype}")
-    if top_k is not None:
-        _check_int("top_k", top_k)
-    if top_p is not None:
-        _check_p("top_p", top_p)
+    check_temperature(temperature)
+    check_logits(logits)
+    check_int("top_k", top_k, allow_none=True)
+    check_number("top_p", top_p, low=0, high=1, low_open=True, allow_none=True)
     # shifted so that the largest logit is 0: a tiny temperature then sends the others
     # to -inf, never to inf - inf = NaN
     logits = (logits - logits.amax(dim=-1, keepdim=True)) / temperature

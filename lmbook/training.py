@@ -53,6 +53,17 @@ import torch
 from torch import nn
 from tqdm import TqdmWarning
 
+from lmbook.validate import (
+    check_choice,
+    check_int,
+    check_module,
+    check_needed,
+    check_number,
+    check_schedule,
+    check_token_sequence,
+    check_type,
+)
+
 with warnings.catch_warnings():  # without ipywidgets, tqdm.auto warns, then draws text bars
     warnings.simplefilter("ignore", TqdmWarning)
     from tqdm.auto import tqdm
@@ -60,8 +71,7 @@ with warnings.catch_warnings():  # without ipywidgets, tqdm.auto warns, then dra
 
 def count_parameters(model: nn.Module) -> int:
     """The number of trainable parameters (tied weights counted once)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -74,13 +84,6 @@ def to_device(batch: Any, device: torch.device | str) -> Any:
     if isinstance(batch, dict):
         return {k: to_device(v, device) for k, v in batch.items()}
     return batch
-
-
-def _check_positive(name: str, value: object, allow_none: bool = True) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1{' or None' * allow_none}, got {value!r}")
 
 
 def _batches_forever(batches: Iterable) -> Iterable[tuple[int, Any]]:
@@ -102,24 +105,18 @@ def _batches_forever(batches: Iterable) -> Iterable[tuple[int, Any]]:
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """AdamW parameter groups: weight decay on the weight matrices, none on the rest.
 
-    Decay pulls weights towards zero, which regularises the matrices that mix features
-    (Linear weights: every trainable parameter with 2 or more dimensions). It is left off
-    biases and norm gains (1-D: shrinking them only shifts or rescales activations) and
-    off embeddings (`nn.Embedding` weights, also when tied to an output layer: a rare
-    token's row gets few gradients, and decay would erase it). Each trainable parameter
-    is in exactly one group, once, even when tied (frozen ones are left out), and each
-    group lists its parameters' names under "param_names" (torch's own key), for reading::
+    Decayed: every trainable parameter with 2 or more dimensions (Linear weights). Not
+    decayed: biases, norm gains and embeddings (also when tied to an output layer).
+    Each trainable parameter is in one group, once, even when tied; frozen ones are
+    left out. Each group names its parameters under "param_names" (torch's key)::
 
         >>> model = nn.Sequential(nn.Embedding(10, 4), nn.LayerNorm(4), nn.Linear(4, 3))
         >>> [g["param_names"] for g in param_groups(model, weight_decay=0.1)]
         [['2.weight'], ['0.weight', '1.weight', '1.bias', '2.bias']]
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)):
-        raise TypeError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
-    if not 0 <= weight_decay < math.inf:
-        raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+    check_module("model", model)
+    check_type("weight_decay", weight_decay, (int, float), "a number >= 0")
+    check_number("weight_decay", weight_decay, low=0)
     embeddings = {
         id(p)
         for m in model.modules()
@@ -145,26 +142,18 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
 def warmup_cosine(
     step: int, *, warmup_steps: int, total_steps: int, min_ratio: float = 0.1
 ) -> float:
-    """The learning-rate multiplier for the optimiser step after `step` steps already taken.
+    """The learning-rate multiplier after `step` optimiser steps (what LambdaLR passes).
 
-    The argument is what `torch.optim.lr_scheduler.LambdaLR` passes: 0 for the first
-    step, s - 1 for step s (counting from 1). Step s (1-based) gets
-
-    - s / warmup_steps while s <= warmup_steps: a linear warm-up, from 1/warmup_steps at
-      the first step to exactly 1 (the peak rate) at step `warmup_steps`;
-    - then a cosine from 1 down to exactly `min_ratio` at step `total_steps`;
-    - `min_ratio` after that.
-
-    With warmup_steps=0 the cosine starts at once (the first step is just under the peak).
-    The multipliers of steps 1 … 5 with 2 warm-up steps in 4::
+    Step s = step + 1 gets s / warmup_steps during the warm-up (1 at its last step),
+    then a cosine from 1 down to min_ratio at step total_steps, and min_ratio after
+    that. With warmup_steps=0 the cosine starts at once. Steps 1 … 5, 2 warm-up in 4::
 
         >>> [round(warmup_cosine(i, warmup_steps=2, total_steps=4, min_ratio=0.1), 3)
         ...  for i in range(5)]
         [0.5, 1.0, 0.55, 0.1, 0.1]
     """
-    _check_schedule(warmup_steps, total_steps, min_ratio)
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"step must be an int >= 0 (steps already taken), got {step!r}")
+    check_schedule(warmup_steps, total_steps, min_ratio)
+    check_int("step", step, low=0)  # the optimiser steps already taken
     s = step + 1  # the step the multiplier is for, counting from 1
     if s <= warmup_steps:
         return s / warmup_steps
@@ -186,29 +175,12 @@ def warmup_cosine_schedule(
     Pass it to `train(..., scheduler=...)`, which calls `step()` after every optimiser
     step, so optimiser step s uses the rate `warmup_cosine(s - 1)` times the group's.
     """
-    _check_schedule(warmup_steps, total_steps, min_ratio)
+    check_schedule(warmup_steps, total_steps, min_ratio)
     # A partial, not a lambda: the scheduler can be pickled and deep-copied whole.
     multiplier = functools.partial(
         warmup_cosine, warmup_steps=warmup_steps, total_steps=total_steps, min_ratio=min_ratio
     )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
-
-
-def _check_schedule(warmup_steps: object, total_steps: object, min_ratio: object) -> None:
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-        raise ValueError(f"warmup_steps must be an int >= 0, got {warmup_steps!r}")
-    if (
-        isinstance(total_steps, bool)
-        or not isinstance(total_steps, int)
-        or total_steps <= warmup_steps
-    ):
-        raise ValueError(
-            f"total_steps must be an int > warmup_steps ({warmup_steps}), got {total_steps!r}"
-        )
-    if isinstance(min_ratio, bool) or not isinstance(min_ratio, (int, float)):
-        raise ValueError(f"min_ratio must be a number in [0, 1], got {min_ratio!r}")
-    if not 0 <= min_ratio <= 1:
-        raise ValueError(f"min_ratio must be a number in [0, 1], got {min_ratio!r}")
 
 
 class RandomWindows:
@@ -229,25 +201,14 @@ class RandomWindows:
     def __init__(
         self, ids: Sequence[int] | torch.Tensor, batch_size: int, block_size: int, seed: int = 0
     ) -> None:
-        _check_positive("batch_size", batch_size, allow_none=False)
-        _check_positive("block_size", block_size, allow_none=False)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {seed!r}")
-        if isinstance(ids, str):
-            raise TypeError("ids must be token ids, got a str; encode it with a Vocab first")
-        ids = torch.as_tensor(ids)
-        if ids.numel() == 0:
-            ids = ids.long()  # [] becomes a float tensor; it is too short, said below
-        if ids.ndim != 1 or ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-            raise TypeError(f"ids must be a 1-D tensor of ints, got {ids.dtype} {tuple(ids.shape)}")
-        if len(ids) < block_size + 1:
-            raise ValueError(
-                f"a text of {len(ids)} ids is too short for windows of block_size={block_size}: "
-                f"it needs at least {block_size + 1} ids (inputs and the next-token target)"
-            )
-        self.ids = ids.long()  # what embeddings and cross-entropy take
+        check_int("batch_size", batch_size)
+        check_int("block_size", block_size)
+        check_type("seed", seed, int, "an int")
+        why = f"for windows of block_size={block_size} (inputs and next-token targets)"
+        check_token_sequence("ids", ids, at_least=block_size + 1, why=why)
+        self.ids = torch.as_tensor(ids).long()  # what embeddings and cross-entropy take
         self.batch_size, self.block_size, self.seed = batch_size, block_size, seed
-        self.n_windows = len(ids) - block_size  # possible start positions
+        self.n_windows = len(self.ids) - block_size  # possible start positions
 
     def __repr__(self) -> str:
         return (
@@ -278,9 +239,9 @@ def save_checkpoint(
     The file is written whole or not at all (to a temporary file, then renamed), so an
     interruption while saving leaves the previous checkpoint intact.
     """
-    path = _as_path(path, "path")
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"step must be an int >= 0 (optimiser steps taken), got {step!r}")
+    check_type("path", path, (str, os.PathLike), "a str or a Path")
+    check_int("step", step, low=0)  # the optimiser steps taken
+    path = Path(path)
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -307,15 +268,10 @@ def load_checkpoint(
     The returned dict holds "step", "history" and "rng" (torch's random state, which this
     function does not restore; `train(..., resume=True)` does).
     """
-    state = _read_checkpoint(_as_path(path, "path"))
+    check_type("path", path, (str, os.PathLike), "a str or a Path")
+    state = _read_checkpoint(Path(path))
     _restore(state, model, optimizer, scheduler)
     return state
-
-
-def _as_path(path: object, name: str) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a str or a Path, got {type(path).__name__}")
-    return Path(path)
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
@@ -396,16 +352,22 @@ def train(
     whole run's. The result is the unbroken run's, exactly, when iterating `batches`
     gives the same sequence every time (lists, `RandomWindows`, `StreamBatches`).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check_positive("steps", steps, allow_none=False)
-    _check_positive("eval_every", eval_every)
-    _check_positive("log_every", log_every, allow_none=False)
-    if clip is not None and not (isinstance(clip, (int, float)) and clip > 0):
-        raise ValueError(f"clip must be a number > 0 or None, got {clip!r}")
-    if eval_every is not None and evaluate is None:
-        raise ValueError("eval_every is set but evaluate is None: give an evaluate function")
-    _check_recipe(accumulate, amp_dtype, checkpoint, checkpoint_every, resume)
+    check_module("model", model)
+    check_int("steps", steps)
+    check_int("eval_every", eval_every, allow_none=True)
+    check_needed("eval_every", eval_every, "evaluate", evaluate)
+    check_int("log_every", log_every)
+    check_number("clip", clip, low=0, low_open=True, allow_none=True)
+    check_int("accumulate", accumulate)
+    check_type("amp_dtype", amp_dtype, (torch.dtype, type(None)), "a torch.dtype or None")
+    # float16's narrow range needs loss scaling (torch.amp.GradScaler), which this loop
+    # leaves out; bfloat16 has float32's range and needs none.
+    check_choice("amp_dtype", amp_dtype, (torch.bfloat16, None))
+    check_type("checkpoint", checkpoint, (str, os.PathLike, type(None)), "a str or a Path")
+    check_int("checkpoint_every", checkpoint_every, allow_none=True)
+    check_needed("checkpoint_every", checkpoint_every, "checkpoint", checkpoint)
+    check_type("resume", resume, bool, "True or False")
+    check_needed("resume", resume, "checkpoint", checkpoint)
     params = [p for g in optimizer.param_groups for p in g["params"]]
     max_norm = math.inf if clip is None else float(clip)  # inf: measure the norm, clip nothing
     device_type = torch.device(device).type
@@ -483,31 +445,6 @@ def train(
         bar.update(1)
     bar.close()
     return history
-
-
-def _check_recipe(
-    accumulate: object,
-    amp_dtype: object,
-    checkpoint: object,
-    checkpoint_every: object,
-    resume: object,
-) -> None:
-    _check_positive("accumulate", accumulate, allow_none=False)
-    if amp_dtype is not None and not isinstance(amp_dtype, torch.dtype):
-        raise TypeError(f"amp_dtype must be a torch.dtype or None, got {amp_dtype!r}")
-    if amp_dtype is not None and amp_dtype != torch.bfloat16:
-        # float16's narrow range needs loss scaling (torch.amp.GradScaler), which this loop
-        # leaves out; bfloat16 has float32's range and needs none.
-        raise ValueError(f"amp_dtype must be torch.bfloat16 or None, got {amp_dtype}")
-    if checkpoint is not None:
-        _as_path(checkpoint, "checkpoint")
-    _check_positive("checkpoint_every", checkpoint_every)
-    if checkpoint_every is not None and checkpoint is None:
-        raise ValueError("checkpoint_every is set but checkpoint is None: give a checkpoint path")
-    if not isinstance(resume, bool):
-        raise TypeError(f"resume must be True or False, got {resume!r}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True but checkpoint is None: give the checkpoint path to resume")
 
 
 @torch.no_grad()

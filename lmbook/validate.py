@@ -1055,3 +1055,108 @@ def check_nonzero(value: object, message: str) -> None:
     """Raise ValueError(message) when value is 0 (or False): a count that must not be."""
     if not value:
         raise ValueError(message)
+
+
+# --- chapter 6 (transformers): model sizes, token sequences, sampling, schedules --------
+
+
+def check_head_split(width_name: str, width: int, heads_name: str, heads: int) -> None:
+    """`width` splits into `heads` equal heads (n_embd into n_head).
+
+    >>> check_head_split("n_embd", 10, "n_head", 4)
+    Traceback (most recent call last):
+    ValueError: n_embd=10 is not divisible by n_head=4: each head gets n_embd / n_head dimensions; n_head may be one of [1, 2, 5, 10]
+    """  # noqa: E501
+    if width % heads:
+        divisors = [h for h in range(1, width + 1) if width % h == 0]
+        raise ValueError(
+            f"{width_name}={width} is not divisible by {heads_name}={heads}: each head gets "
+            f"{width_name} / {heads_name} dimensions; {heads_name} may be one of "
+            f"{divisors[:12]}"
+        )
+
+
+def check_even(name: str, value: int, why: str) -> None:
+    """`value` is even; `why` says what needs it ('sine–cosine pairs')."""
+    if value % 2:
+        raise ValueError(f"{why}: {name} must be even, got {value}")
+
+
+def check_same_shape(name: str, value: object, like_name: str, like: torch.Tensor) -> None:
+    """`value` is a tensor of `like`'s shape (targets and the ids they follow)."""
+    if not isinstance(value, torch.Tensor) or value.shape != like.shape:
+        raise ValueError(
+            f"{name} must have the shape of {like_name}, {tuple(like.shape)}, got {_what(value)}"
+        )
+
+
+def check_token_sequence(name: str, ids: object, at_least: int = 1, why: str = "") -> None:
+    """`ids` is one sequence of token ids (1-D: a list or a tensor of ints), long enough.
+
+    `why` ends the message about the length ('to score a prediction').
+    """
+    if isinstance(ids, str):
+        raise TypeError(f"{name} must be token ids, got a str; encode it with a Vocab first")
+    t = torch.as_tensor(ids)
+    ints = not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)
+    if t.ndim != 1 or (t.numel() > 0 and not ints):  # [] is a float tensor: only too short
+        raise TypeError(f"{name} must be a 1-D tensor of ints (or a list), got {_what(t)}")
+    if len(t) < at_least:
+        raise ValueError(
+            f"{name} is too short ({len(t)} ids): at least {at_least} ids are needed {why}".rstrip()
+        )
+
+
+def check_prompt(idx: object, block_size: int) -> None:
+    """`idx` is a prompt of 1 … block_size token ids, (T,) or (1, T)."""
+    if isinstance(idx, str):
+        raise TypeError("idx must be token ids, got a str; encode it with a Vocab first")
+    t = torch.as_tensor(idx)
+    t = t[0] if t.ndim == 2 and t.size(0) == 1 else t
+    if t.numel() == 0:
+        raise ValueError("the prompt is empty: give at least one id to start from")
+    if t.ndim != 1 or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise TypeError(f"idx must be prompt ids, 1-D (T,) or (1, T) ints, got {_what(t)}")
+    if len(t) > block_size:
+        raise ValueError(
+            f"the prompt has {len(t)} ids, more than block_size = {block_size}; give only "
+            f"its last {block_size}"
+        )
+
+
+def check_temperature(temperature: object) -> None:
+    """A sampling temperature: a finite number > 0 (greedy decoding is top_k=1)."""
+    if not (is_number(temperature) and 0 < float(_scalar(temperature)) < math.inf):
+        zero = is_number(temperature) and float(_scalar(temperature)) == 0
+        hint = "; for greedy decoding use top_k=1" if zero else ""
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}{hint}")
+
+
+def check_logits(logits: object) -> None:
+    """`logits` is a floating-point tensor (…, V) with V >= 1."""
+    if not isinstance(logits, torch.Tensor) or logits.ndim < 1 or logits.size(-1) < 1:
+        got = f"shape {tuple(logits.shape)}" if isinstance(logits, torch.Tensor) else _what(logits)
+        raise ValueError(f"logits must be a float tensor (…, V) with V >= 1, got {got}")
+    if not logits.dtype.is_floating_point:
+        raise TypeError(f"logits must be a float tensor, got {logits.dtype}")
+
+
+def check_schedule(warmup_steps: object, total_steps: object, min_ratio: object) -> None:
+    """A warm-up + decay schedule: 0 <= warmup_steps < total_steps, min_ratio in [0, 1]."""
+    check_int("warmup_steps", warmup_steps, low=0)
+    if not is_int(total_steps) or total_steps <= warmup_steps:
+        raise ValueError(
+            f"total_steps must be an int > warmup_steps ({warmup_steps}), got {total_steps!r}"
+        )
+    check_number("min_ratio", min_ratio, low=0, high=1)
+
+
+def check_needed(flag_name: str, flag: object, name: str, value: object) -> None:
+    """`value` is given (not None) when `flag` is set (neither None nor False).
+
+    >>> check_needed("resume", True, "checkpoint", None)
+    Traceback (most recent call last):
+    ValueError: resume=True but checkpoint is None: give checkpoint too
+    """
+    if flag is not None and flag is not False and value is None:
+        raise ValueError(f"{flag_name}={flag!r} but {name} is None: give {name} too")

@@ -669,3 +669,93 @@ def test_alignment_validators() -> None:
     check_nonzero(2, "never")
     with pytest.raises(ValueError, match="accuracy is 0/0"):
         check_nonzero(0, "accuracy is 0/0")
+
+
+# --- chapter 6 (transformers) --------------------------------------------------------------
+from lmbook.validate import (  # noqa: E402
+    check_even,
+    check_head_split,
+    check_logits,
+    check_needed,
+    check_prompt,
+    check_same_shape,
+    check_schedule,
+    check_temperature,
+    check_token_sequence,
+)
+
+
+def test_check_head_split_and_check_even() -> None:
+    check_head_split("n_embd", 12, "n_head", 4)
+    with pytest.raises(
+        ValueError, match=r"n_embd=10 is not divisible by n_head=4.*\[1, 2, 5, 10\]"
+    ):
+        check_head_split("n_embd", 10, "n_head", 4)
+    check_even("n_embd", 8, "pairs")
+    with pytest.raises(ValueError, match="sine–cosine pairs: n_embd must be even, got 9"):
+        check_even("n_embd", 9, "sine–cosine pairs")
+
+
+def test_check_same_shape() -> None:
+    check_same_shape("targets", torch.zeros(2, 3), "idx", torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"targets must have the shape of idx, \(2, 3\), got"):
+        check_same_shape("targets", torch.zeros(2, 4), "idx", torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="got list"):
+        check_same_shape("targets", [1], "idx", torch.zeros(2, 3))
+
+
+def test_check_token_sequence() -> None:
+    check_token_sequence("ids", [1, 2, 3], at_least=3)
+    check_token_sequence("ids", np.arange(4))
+    with pytest.raises(TypeError, match="got a str; encode it"):
+        check_token_sequence("ids", "to be")
+    with pytest.raises(TypeError, match="ids must be a 1-D tensor of ints"):
+        check_token_sequence("ids", torch.rand(5))
+    with pytest.raises(TypeError, match="ids must be a 1-D tensor of ints"):
+        check_token_sequence("ids", torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"too short \(0 ids\): at least 1 ids are needed"):
+        check_token_sequence("ids", [])
+    with pytest.raises(ValueError, match="at least 2 ids are needed to score a prediction"):
+        check_token_sequence("ids", [3], at_least=2, why="to score a prediction")
+
+
+def test_check_prompt() -> None:
+    check_prompt([1, 2], block_size=2)
+    check_prompt(torch.tensor([[1, 2]]), block_size=2)  # (1, T) is a prompt too
+    with pytest.raises(ValueError, match="the prompt has 3 ids, more than block_size = 2"):
+        check_prompt([1, 2, 3], block_size=2)
+    with pytest.raises(ValueError, match="the prompt is empty"):
+        check_prompt([], block_size=2)
+    with pytest.raises(TypeError, match=r"1-D \(T,\) or \(1, T\) ints, got torch.float32"):
+        check_prompt([0.5], block_size=2)
+    with pytest.raises(TypeError, match="got a str"):
+        check_prompt("to be", block_size=8)
+
+
+def test_check_temperature_and_check_logits() -> None:
+    check_temperature(0.7)
+    check_temperature(np.float32(2.0))
+    with pytest.raises(ValueError, match="got 0; for greedy decoding use top_k=1"):
+        check_temperature(0)
+    for bad in (-1.0, math.inf, math.nan, True, "1"):
+        with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+            check_temperature(bad)
+    check_logits(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match=r"\(…, V\) with V >= 1, got shape \(\)"):
+        check_logits(torch.tensor(1.0))
+    with pytest.raises(TypeError, match="logits must be a float tensor, got torch.int64"):
+        check_logits(torch.tensor([1, 2]))
+
+
+def test_check_schedule_and_check_needed() -> None:
+    check_schedule(0, 1, 0.0)
+    with pytest.raises(ValueError, match="warmup_steps must be an int >= 0"):
+        check_schedule(-1, 10, 0.1)
+    with pytest.raises(ValueError, match=r"total_steps must be an int > warmup_steps \(10\)"):
+        check_schedule(10, 10, 0.1)
+    with pytest.raises(ValueError, match=r"min_ratio must be a number in \[0, 1\]"):
+        check_schedule(2, 10, 1.5)
+    check_needed("resume", False, "checkpoint", None)
+    check_needed("eval_every", None, "evaluate", None)
+    with pytest.raises(ValueError, match="resume=True but checkpoint is None: give checkpoint"):
+        check_needed("resume", True, "checkpoint", None)
