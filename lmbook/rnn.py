@@ -279,7 +279,9 @@ def gradient_norms_through_time(
     norms = []
     for t in range(len(states) - 1):
         g = torch.cat(grads[t * per_step : (t + 1) * per_step], dim=-1)  # (L, B, ·)
-        norms.append(g.transpose(0, 1).flatten(1).norm(dim=1).mean())  # per sequence
+        g = g.double().transpose(0, 1).flatten(1)  # (B, ·); float64: squares of
+        # float32 values below ~1e-23 underflow to 0, the gradient itself does not
+        norms.append(torch.linalg.vector_norm(g, dim=1).mean())  # per sequence
     return torch.stack(norms).flip(0).detach().cpu()  # k = 1 … T-1 steps back
 
 

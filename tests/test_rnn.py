@@ -192,6 +192,19 @@ def test_gradient_norms_through_time():
     assert norms[0].item() == pytest.approx(g[0].norm(dim=1).mean().item(), rel=1e-5)
 
 
+def test_gradient_norms_do_not_underflow_in_float32():
+    # U = 0.05·Q shrinks the gradient about 20-fold per step: 30 steps back its elements
+    # are ~1e-30, still normal float32 numbers, whose squares (~1e-60) are not.
+    model = tiny("rnn")
+    with torch.no_grad():
+        Q, _ = torch.linalg.qr(torch.randn(16, 16))
+        model.rnn.weight_hh_l0.copy_(0.05 * Q)
+    x = torch.randint(0, 11, (2, 32))
+    norms = gradient_norms_through_time(model, x, x)
+    assert norms[-1] < 1e-25  # far below where float32 squares underflow
+    assert torch.all(norms > 0) and torch.all(norms[1:] < norms[:-1])
+
+
 def test_a_tiny_model_learns_a_repeated_string():
     torch.manual_seed(0)
     text = "to be or not to be " * 40
