@@ -52,7 +52,6 @@ PENDING = {
     "05_attention.ipynb": "marked cells up to 184 lines; long lines; private imports",
     "06_transformers.ipynb": "the GPT cell is 268 lines; long lines; private imports",
     "07_pretraining_and_finetuning.ipynb": "marked cells up to 234 lines; long lines",
-    "08_small_and_fast.ipynb": "marked cells up to 90 lines; long lines",
     "10_analysis_tools.ipynb": "marked cells up to 66 lines; long lines; private imports",
 }
 
