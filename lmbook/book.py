@@ -38,13 +38,6 @@ if "google.colab" in sys.modules:
             "No GPU: for chapters that train, use Runtime > Change runtime type > GPU."
         )"""
 
-# The set-up cell as it stood before the chapters were formatted to 88 characters a line;
-# chapters not yet rewritten (tests/test_budgets.py's PENDING) still carry it.
-SETUP_CELL_100 = SETUP_CELL.replace(
-    'print(\n            "No GPU: for chapters that train, use Runtime > Change runtime type '
-    '> GPU."\n        )',
-    'print("No GPU: for chapters that train, use Runtime > Change runtime type > GPU.")',
-)
 
 MARKER = re.compile(r"^#\s*lmbook:\s*([A-Za-z_][\w.]*)\s*$")
 LEADERBOARD_MIME = "application/vnd.lmbook.leaderboard+json"

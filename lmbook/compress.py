@@ -29,17 +29,25 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
+from lmbook.validate import (
+    check_choice,
+    check_distillation_inputs,
+    check_generates,
+    check_int,
+    check_module,
+    check_number,
+    check_on_cpu,
+    check_probability,
+    check_prunable,
+    check_two_models,
+)
+
 SCOPES = ("global", "layer")
 
 
 def model_size_bytes(model: nn.Module, compressed: bool = False) -> int:
-    """Bytes of `torch.save(model.state_dict())`; compressed=True: after zlib (level 6).
-
-    Zeros stored densely still take 4 bytes each; a general-purpose compressor is one
-    way to see how much a pruned model would save when stored sparsely.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    """Bytes of `torch.save(model.state_dict())`, after zlib (level 6) if compressed."""
+    check_module("model", model)
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)  # a tied weight is saved once
     data = buffer.getvalue()
@@ -54,17 +62,13 @@ def latency_per_token(
     use_cache: bool = True,
     repeats: int = 5,
 ) -> float:
-    """Median seconds per generated token of `model.generate` (greedy), after one warm-up run.
+    """Median seconds per token of greedy `model.generate`, after one warm-up run.
 
-    Each run generates n_new tokens after the prompt; the first run is discarded (it
-    pays for memory allocation and lazy initialisation), the median of the next
-    `repeats` runs, divided by n_new, is returned.
+    Each run generates n_new tokens after the prompt; run 0 is discarded.
     """
-    if not callable(getattr(model, "generate", None)):
-        raise TypeError(f"model must have a generate method, got {type(model).__name__}")
-    for name, value in (("n_new", n_new), ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    check_generates("model", model)
+    check_int("n_new", n_new)
+    check_int("repeats", repeats)
     seconds = []
     for run in range(repeats + 1):  # run 0 is the warm-up
         start = time.perf_counter()
@@ -75,7 +79,7 @@ def latency_per_token(
 
 
 def _tied_ids(model: nn.Module) -> set[int]:
-    """ids of the embedding weights: a Linear layer holding one of them is a tied output layer."""
+    """ids of the embedding weights (a Linear layer holding one is tied to them)."""
     return {
         id(p)
         for m in model.modules()
@@ -85,33 +89,24 @@ def _tied_ids(model: nn.Module) -> set[int]:
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:
-    """A copy of model with its Linear layers' weights in int8 (dynamic quantization; CPU only).
+    """A copy of model with its untied Linear layers' weights in int8 (CPU only).
 
-    `torch.ao.quantization.quantize_dynamic` stores each weight matrix as int8 with one
-    float scale, and quantizes the activations on the fly at every call. A Linear layer
-    tied to an embedding (a GPT's lm_head) stays in float32: quantizing it would give it
-    an int8 copy of its own, untie it and keep the float embedding as well. The
-    embeddings and LayerNorms stay in float32. torch.ao.quantization is deprecated
-    (its successor is torchao's `quantize_`) but works; this function silences exactly
-    its deprecation warnings, and no others.
+    Dynamic quantization: int8 weights with one float scale each, activations
+    quantized on the fly. A Linear layer tied to an embedding stays float32.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    devices = {p.device.type for p in model.parameters()}
-    if devices - {"cpu"}:
-        raise ValueError(
-            f"quantized models run on the CPU only; the model is on {sorted(devices)}: "
-            "move it with model.cpu() first"
-        )
+    check_module("model", model)
+    check_on_cpu("model", model, why="quantized models run on the CPU only")
     tied = _tied_ids(model)
     names = {
         name
         for name, m in model.named_modules()
         if isinstance(m, nn.Linear) and id(m.weight) not in tied
     }
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # silence exactly torch.ao's deprecation warnings
         warnings.filterwarnings(
-            "ignore", message="torch.ao.quantization is deprecated", category=DeprecationWarning
+            "ignore",
+            message="torch.ao.quantization is deprecated",
+            category=DeprecationWarning,
         )
         warnings.filterwarnings(
             "ignore",
@@ -133,30 +128,23 @@ def _prunable(model: nn.Module) -> list[nn.Linear]:
 def sparsity(model: nn.Module) -> float:
     """The fraction of zeros among the weights of the model's (untied) Linear layers."""
     layers = _prunable(model)
-    if not layers:
-        raise ValueError(f"{type(model).__name__} has no Linear layers (other than tied ones)")
+    check_prunable(model, layers)
     zeros = sum(int((m.weight == 0).sum()) for m in layers)
     return zeros / sum(m.weight.numel() for m in layers)
 
 
 def prune_linear(model: nn.Module, amount: float, scope: str = "global") -> nn.Module:
-    """A copy of model with the fraction `amount` of its Linear weights (the smallest |w|) zeroed.
+    """A copy of model with the fraction `amount` of its Linear weights zeroed.
 
-    Magnitude pruning (L1 unstructured, Han et al., 2015) with `torch.nn.utils.prune`:
-    scope="global" ranks the weights of all Linear layers together, scope="layer" prunes
-    each layer by `amount`. `prune.remove` then makes it permanent (plain weights with
-    zeros, no masks). Biases, embeddings and a tied output layer are left alone.
+    The smallest |w| go: ranked across all untied Linear layers (scope="global") or
+    within each (scope="layer"). Biases, embeddings and a tied output layer stay.
     """
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 <= amount <= 1:
-        raise ValueError(f"amount must be a fraction in [0, 1], got {amount!r}")
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}; choose one of {', '.join(SCOPES)}")
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_probability("amount", amount)
+    check_choice("scope", scope, SCOPES)
+    check_module("model", model)
     pruned = copy.deepcopy(model)  # deepcopy keeps tied weights tied
     layers = _prunable(pruned)
-    if not layers:
-        raise ValueError(f"{type(model).__name__} has no Linear layers (other than tied ones)")
+    check_prunable(model, layers)
     if scope == "global":
         targets = [(m, "weight") for m in layers]
         prune.global_unstructured(targets, pruning_method=prune.L1Unstructured, amount=amount)
@@ -175,33 +163,13 @@ def distillation_loss(
     temperature: float = 2.0,
     alpha: float = 0.5,
 ) -> torch.Tensor:
-    """alpha · T² · KL(teacher_T ‖ student_T) + (1 − alpha) · cross-entropy(student, targets).
+    """alpha · T² · KL(teacher_T ‖ student_T) + (1 − alpha) · CE(student, targets).
 
-    Hinton et al. (2015): p_T = softmax(logits / T) for both models; the KL divergence
-    is averaged over positions, and multiplied by T² so that its gradients keep their
-    size as T changes (they shrink as 1/T² otherwise). Logits are (..., V), targets
-    (...) ids; the teacher's logits are a target, so no gradient flows into them.
+    Logits are (..., V), targets (...) ids; no gradient flows into the teacher's.
     """
-    if not isinstance(student_logits, torch.Tensor) or not isinstance(teacher_logits, torch.Tensor):
-        raise TypeError("student_logits and teacher_logits must be tensors (..., V)")
-    if student_logits.shape != teacher_logits.shape:
-        raise ValueError(
-            f"student and teacher logits must have one shape, got {tuple(student_logits.shape)} "
-            f"and {tuple(teacher_logits.shape)} (the same vocabulary, the same positions)"
-        )
-    if not isinstance(targets, torch.Tensor) or targets.shape != student_logits.shape[:-1]:
-        raise ValueError(
-            f"targets must have shape {tuple(student_logits.shape[:-1])} (the logits' without V), "
-            f"got {tuple(targets.shape) if isinstance(targets, torch.Tensor) else targets!r}"
-        )
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or temperature <= 0
-    ):
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    check_distillation_inputs(student_logits, teacher_logits, targets)
+    check_number("temperature", temperature, low=0, low_open=True)
+    check_probability("alpha", alpha)
     V = student_logits.size(-1)
     student = student_logits.reshape(-1, V)  # (N, V): every position is one prediction
     teacher = teacher_logits.detach().reshape(-1, V)
@@ -216,28 +184,24 @@ def distillation_loss(
 
 
 class Distiller(nn.Module):
-    """A student trained by a frozen teacher: forward(idx, targets) -> (student logits, loss).
+    """A student trained by a frozen teacher: forward(idx, targets) -> (logits, loss).
 
-    The loss is `distillation_loss` of the student's and the teacher's logits, so
-    `lmbook.training.train(distiller, ...)` trains the student unchanged. The teacher
-    runs in eval mode without gradients; its parameters are frozen (in place:
-    `teacher.requires_grad_(True)` undoes it), so `param_groups(distiller, ...)` holds
-    only the student's. The teacher is a submodule
-    (`distiller.to(device)` moves it too), so `distiller.state_dict()` holds both
-    models: save `distiller.student`, the model you keep.
+    The logits are the student's (B, T, V); the loss is `distillation_loss`.
     """
 
     def __init__(
-        self, student: nn.Module, teacher: nn.Module, temperature: float = 2.0, alpha: float = 0.5
+        self,
+        student: nn.Module,
+        teacher: nn.Module,
+        temperature: float = 2.0,
+        alpha: float = 0.5,
     ) -> None:
         super().__init__()
-        for name, value in (("student", student), ("teacher", teacher)):
-            if not isinstance(value, nn.Module):
-                raise TypeError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
-        if student is teacher:
-            raise ValueError("student and teacher are one model: the teacher would be frozen")
+        check_module("student", student)
+        check_module("teacher", teacher)
+        check_two_models(student, teacher)
         self.student = student
-        self.teacher = teacher.eval().requires_grad_(False)
+        self.teacher = teacher.eval().requires_grad_(False)  # frozen, in place
         self.temperature, self.alpha = temperature, alpha
 
     def train(self, mode: bool = True) -> Distiller:
@@ -249,7 +213,6 @@ class Distiller(nn.Module):
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(the student's logits (B, T, V), the distillation loss, or None without targets)."""
         logits, _ = self.student(idx)
         if targets is None:
             return logits, None

@@ -1160,3 +1160,53 @@ def check_needed(flag_name: str, flag: object, name: str, value: object) -> None
     """
     if flag is not None and flag is not False and value is None:
         raise ValueError(f"{flag_name}={flag!r} but {name} is None: give {name} too")
+
+
+# --- chapter 8 (small and fast): models to measure, prune, quantize and distil ---
+
+
+def check_generates(name: str, model: object) -> None:
+    """`model` has a `generate` method (the book's generation contract)."""
+    if not callable(getattr(model, "generate", None)):
+        raise TypeError(f"{name} must have a generate method, got {type(model).__name__}")
+
+
+def check_on_cpu(name: str, model: nn.Module, why: str = "") -> None:
+    """Every parameter of `model` is on the CPU; `why` says what needs it there."""
+    devices = {p.device.type for p in model.parameters()}
+    if devices - {"cpu"}:
+        raise ValueError(
+            (f"{why}; " if why else "")
+            + f"{name} is on {sorted(devices)}: move it with {name}.cpu() first"
+        )
+
+
+def check_prunable(model: nn.Module, layers: Sequence[nn.Module]) -> None:
+    """`layers`, the Linear layers of `model` that pruning may touch, are not empty."""
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no Linear layers (other than tied ones)")
+
+
+def check_distillation_inputs(
+    student_logits: object, teacher_logits: object, targets: object
+) -> None:
+    """Student and teacher logits are tensors of one shape (..., V); targets are (...)."""
+    if not isinstance(student_logits, torch.Tensor) or not isinstance(teacher_logits, torch.Tensor):
+        raise TypeError("student_logits and teacher_logits must be tensors (..., V)")
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(
+            f"student and teacher logits must have one shape, got {tuple(student_logits.shape)} "
+            f"and {tuple(teacher_logits.shape)} (the same vocabulary, the same positions)"
+        )
+    if not isinstance(targets, torch.Tensor) or targets.shape != student_logits.shape[:-1]:
+        got = tuple(targets.shape) if isinstance(targets, torch.Tensor) else repr(targets)
+        raise ValueError(
+            f"targets must have shape {tuple(student_logits.shape[:-1])} (the logits' "
+            f"without V), got {got}"
+        )
+
+
+def check_two_models(student: nn.Module, teacher: nn.Module) -> None:
+    """Student and teacher are two models: freezing the teacher must not freeze the student."""
+    if student is teacher:
+        raise ValueError("student and teacher are one model: the teacher would be frozen")

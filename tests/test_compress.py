@@ -86,9 +86,9 @@ def test_prune_linear_per_layer_and_bad_arguments() -> None:
             assert (m.weight == 0).float().mean().item() == pytest.approx(0.5)
     assert sparsity(prune_linear(model, 0.0)) == 0.0
     assert sparsity(prune_linear(model, 1.0)) == 1.0
-    with pytest.raises(ValueError, match=r"fraction in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"amount must be a number in \[0, 1\]"):
         prune_linear(model, 50)
-    with pytest.raises(ValueError, match="unknown scope 'local'"):
+    with pytest.raises(ValueError, match="scope must be one of 'global', 'layer', got 'local'"):
         prune_linear(model, 0.5, scope="local")
     with pytest.raises(ValueError, match="no Linear layers"):
         sparsity(nn.Embedding(3, 2))

@@ -12,11 +12,9 @@ import re
 from pathlib import Path
 
 import pytest
-from test_budgets import PENDING
 
 from lmbook.book import (
     SETUP_CELL,
-    SETUP_CELL_100,
     cell_source,
     code_cells,
     freshness_problems,
@@ -152,8 +150,7 @@ def markdown(notebook: dict) -> list[str]:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_first_code_cell_is_the_setup_cell(path: Path) -> None:
     first = cell_source(code_cells(read_notebook(path))[0])
-    expected = SETUP_CELL_100 if path.name in PENDING else SETUP_CELL
-    assert first == expected, "the first code cell must be lmbook.book.SETUP_CELL, verbatim"
+    assert first == SETUP_CELL, "the first code cell must be lmbook.book.SETUP_CELL, verbatim"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)

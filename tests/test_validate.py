@@ -759,3 +759,39 @@ def test_check_schedule_and_check_needed() -> None:
     check_needed("eval_every", None, "evaluate", None)
     with pytest.raises(ValueError, match="resume=True but checkpoint is None: give checkpoint"):
         check_needed("resume", True, "checkpoint", None)
+
+
+# --- chapter 8 (small and fast) ---
+
+
+def test_chapter_8_checks() -> None:
+    from torch import nn
+
+    from lmbook.validate import (
+        check_distillation_inputs,
+        check_generates,
+        check_on_cpu,
+        check_prunable,
+        check_two_models,
+    )
+
+    with pytest.raises(TypeError, match="model must have a generate method, got Linear"):
+        check_generates("model", nn.Linear(2, 2))
+    check_on_cpu("model", nn.Linear(2, 2), why="quantized models run on the CPU only")
+    meta = nn.Linear(2, 2, device="meta")
+    with pytest.raises(ValueError, match=r"CPU only; model is on \['meta'\]: move it"):
+        check_on_cpu("model", meta, why="quantized models run on the CPU only")
+    with pytest.raises(ValueError, match="Sequential has no Linear layers"):
+        check_prunable(nn.Sequential(), [])
+    s, y = torch.zeros(2, 3, 5), torch.zeros(2, 3, dtype=torch.long)
+    check_distillation_inputs(s, s, y)
+    with pytest.raises(TypeError, match="must be tensors"):
+        check_distillation_inputs(s.tolist(), s, y)
+    with pytest.raises(ValueError, match=r"one shape, got \(2, 3, 5\) and \(2, 3, 6\)"):
+        check_distillation_inputs(s, torch.zeros(2, 3, 6), y)
+    with pytest.raises(ValueError, match=r"targets must have shape \(2, 3\) .* got \(2, 2\)"):
+        check_distillation_inputs(s, s, y[:, :2])
+    model = nn.Linear(2, 2)
+    check_two_models(model, nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="one model"):
+        check_two_models(model, model)
