@@ -457,16 +457,7 @@ def check_source_ids(src: object, pad_id: int, max_len: int | None = None) -> No
     """
     if not isinstance(src, torch.Tensor) or src.ndim != 2 or src.dtype != torch.long:
         raise TypeError(f"src must be a (B, S) LongTensor of source ids, got {_what(src)}")
-    real = src != pad_id  # (B, S)
-    lengths = real.sum(1)  # (B,)
-    if bool((lengths == 0).any()):
-        raise ValueError(
-            f"source row {int((lengths == 0).nonzero()[0])} is all <pad> (id {pad_id}): "
-            "every source needs a token (encode_pairs adds <eos>)"
-        )
-    positions = torch.arange(src.size(1), device=src.device)
-    if not torch.equal(real, positions < lengths[:, None]):
-        raise ValueError(f"sources must be padded on the right only, with <pad> = {pad_id}")
+    check_padded_right("source", src, pad_id)  # chapter 4's check, defined below
     if max_len is not None:
         check_positions("source", src.size(1), max_len)
 
