@@ -40,9 +40,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import inspect
+import io
 import itertools
 import math
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -225,6 +229,9 @@ class RandomWindows:
             yield self.ids[index], self.ids[index + 1]  # inputs, targets: (B, T) each
 
 
+CHECKPOINT_MAGIC = b"LMBOOK-CHECKPOINT-2\n"  # then the payload's sha256 and length
+
+
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
@@ -233,14 +240,20 @@ def save_checkpoint(
     *,
     step: int,
     history: list[dict[str, float]],
+    fingerprint: dict[str, str] | None = None,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> None:
     """Save a training run at `step`: model, optimiser, scheduler, history, random state.
 
-    The file is written whole or not at all (to a temporary file, then renamed), so an
+    `fingerprint` (str -> str) says what made the run (`run_fingerprint`); resuming
+    refuses a file whose fingerprint differs. The file starts with a header holding the
+    payload's sha256 and length, so damage is found on load. It is written whole or not
+    at all: to a temporary file of a unique name, flushed to disk, then renamed, so an
     interruption while saving leaves the previous checkpoint intact.
     """
     check_type("path", path, (str, os.PathLike), "a str or a Path")
     check_int("step", step, low=0)  # the optimiser steps taken
+    check_type("fingerprint", fingerprint, (dict, type(None)), "a dict of str or None")
     path = Path(path)
     state = {
         "model": model.state_dict(),
@@ -248,13 +261,28 @@ def save_checkpoint(
         "step": step,
         "history": history,
         "rng": _rng_state(),
+        "fingerprint": dict(fingerprint or {}),
     }
     if scheduler is not None:
         state["scheduler"] = scheduler.state_dict()
+    if scaler is not None and scaler.is_enabled():
+        state["scaler"] = scaler.state_dict()
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    header = CHECKPOINT_MAGIC + hashlib.sha256(payload).digest()
+    header += len(payload).to_bytes(8, "little")
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)  # atomic: readers see the old file or the new one
+    handle, temporary = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(header + payload)
+            file.flush()
+            os.fsync(file.fileno())  # on disk before the rename makes it the checkpoint
+        os.replace(temporary, path)  # atomic: readers see the old file or the new one
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def load_checkpoint(
@@ -265,8 +293,9 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Load a checkpoint into model (and optimizer, scheduler); return what was saved.
 
-    The returned dict holds "step", "history" and "rng" (torch's random state, which this
-    function does not restore; `train(..., resume=True)` does).
+    The returned dict holds "step", "history", "fingerprint" and "rng" (torch's random
+    state, which this function does not restore; `train(..., resume=True)` does).
+    A damaged, truncated, empty or foreign file raises a ValueError naming it.
     """
     check_type("path", path, (str, os.PathLike), "a str or a Path")
     state = _read_checkpoint(Path(path))
@@ -275,12 +304,131 @@ def load_checkpoint(
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
+    remedy = "delete it and train afresh (or restore it from a backup)"
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    data = path.read_bytes()
+    if not data:
+        raise ValueError(f"the checkpoint {path} is empty (0 bytes): {remedy}")
+    if not data.startswith(CHECKPOINT_MAGIC):
+        raise ValueError(
+            f"{path} is not a checkpoint written by save_checkpoint (no lmbook header); "
+            "load a file that lmbook.training.save_checkpoint wrote"
+        )
+    start = len(CHECKPOINT_MAGIC) + 40  # after the digest (32 bytes) and length (8)
+    digest = data[len(CHECKPOINT_MAGIC) : len(CHECKPOINT_MAGIC) + 32]
+    length = int.from_bytes(data[start - 8 : start], "little")
+    payload = data[start:]
+    if len(payload) != length:
+        raise ValueError(
+            f"the checkpoint {path} is truncated or extended: {len(payload):,} bytes of "
+            f"data where its header says {length:,}: {remedy}"
+        )
+    if hashlib.sha256(payload).digest() != digest:
+        raise ValueError(f"the checkpoint {path} is damaged (checksum mismatch): {remedy}")
     # Tensors, numbers, strings, lists and dicts only, so the safe loader can read it.
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    keys = {"model", "optimizer", "step", "history", "rng"}
+    state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    keys = {"model", "optimizer", "step", "history", "rng", "fingerprint"}
     if not isinstance(state, dict) or not keys <= set(state):
         raise ValueError(f"{path} is not a checkpoint written by save_checkpoint")
     return state
+
+
+def run_fingerprint(
+    model: nn.Module,
+    batches: Iterable,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any | None = None,
+    **settings: Any,
+) -> dict[str, str]:
+    """What made a training run, as strings: resuming compares it with the checkpoint's.
+
+    The lmbook version and mode; the model (its repr, the sha256 of its weights before
+    training, which the seed and the initialisation decide, and of its code); the
+    optimiser's and schedule's settings; the data (repr, and the sha256 of its ids when
+    it has any); and the keyword `settings` (the training loop's switches).
+    """
+    import lmbook  # the version, and the mode
+
+    fingerprint = {
+        "lmbook": lmbook.__version__,
+        "mode": lmbook.mode(),
+        "model": repr(model),
+        "initial weights": _sha256_of(model.state_dict()),
+        "model code": _source_sha256(type(model)),
+        "training code": _source_sha256(train),
+        "optimizer": type(optimizer).__name__ + repr(_group_settings(optimizer)),
+        "schedule": _schedule_settings(scheduler),
+        "data": repr(batches),
+    }
+    ids = getattr(batches, "ids", None)
+    if isinstance(ids, torch.Tensor):
+        fingerprint["data ids"] = _sha256_of({"ids": ids})
+    fingerprint |= {name: repr(value) for name, value in settings.items()}
+    return fingerprint
+
+
+def fingerprint_differences(saved: dict[str, str], now: dict[str, str]) -> list[str]:
+    """One line per setting where two fingerprints differ: 'name: saved -> now'."""
+
+    def short(text: str | None) -> str:
+        text = "(none)" if text is None else " ".join(str(text).split())
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    return [
+        f"{name}: {short(saved.get(name))} -> {short(now.get(name))}"
+        for name in sorted(set(saved) | set(now))
+        if saved.get(name) != now.get(name)
+    ]
+
+
+def _sha256_of(tensors: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in tensors.items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()[:16]
+
+
+def _source_sha256(obj: Any) -> str:
+    """The sha256 of the source of obj's module; for a class defined in a notebook cell
+    (no module file), of its methods' sources; the name when no source is found."""
+    try:
+        source = inspect.getsource(inspect.getmodule(obj))
+    except (OSError, TypeError):
+        parts = [getattr(obj, "__qualname__", repr(obj))]
+        for member in vars(obj).values() if isinstance(obj, type) else [obj]:
+            with contextlib.suppress(OSError, TypeError):
+                parts.append(inspect.getsource(member))
+        source = "\n".join(parts)
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def _group_settings(optimizer: torch.optim.Optimizer) -> list[dict[str, Any]]:
+    """Each group's hyperparameters, with the rate before any schedule scaled it."""
+    settings = []
+    for group in optimizer.param_groups:
+        values = {k: v for k, v in group.items() if k not in ("params", "lr", "initial_lr")}
+        values["lr"] = group.get("initial_lr", group["lr"])
+        values["shapes"] = [tuple(p.shape) for p in group["params"]]
+        settings.append(values)
+    return settings
+
+
+def _schedule_settings(scheduler: Any | None) -> str:
+    if scheduler is None:
+        return "none"
+    moving = ("last_epoch", "_step_count", "_last_lr", "_get_lr_called_within_step")
+    state = {k: v for k, v in scheduler.state_dict().items() if k not in moving}
+    lambdas = getattr(scheduler, "lr_lambdas", [])
+    state.pop("lr_lambdas", None)
+    state["multipliers"] = [
+        f"{f.func.__qualname__}{sorted(f.keywords.items())}"
+        if isinstance(f, functools.partial)
+        else getattr(f, "__qualname__", type(f).__name__)
+        for f in lambdas
+    ]
+    return type(scheduler).__name__ + repr(state)
 
 
 def _restore(state: dict[str, Any], model: nn.Module, optimizer: Any, scheduler: Any) -> None:
@@ -311,6 +459,18 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.mps.set_rng_state(state["mps"])
 
 
+def mixed_precision(device: torch.device | str) -> torch.dtype | None:
+    """The autocast dtype for training on device: bfloat16 on a GPU that computes in it
+    natively (Ampere and later), float16 on an older GPU (Colab's T4; `train` then
+    scales the loss), None (float32) on a CPU or MPS, where 16-bit is rarely faster."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    if torch.cuda.is_bf16_supported(including_emulation=False):
+        return torch.bfloat16
+    return torch.float16
+
+
 def train(
     model: nn.Module,
     batches: Iterable,
@@ -330,6 +490,7 @@ def train(
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
     resume: bool = False,
+    fingerprint: dict[str, Any] | None = None,
 ) -> list[dict[str, float]]:
     """Train model for `steps` optimiser steps; return the history (a list of dicts).
 
@@ -351,6 +512,12 @@ def train(
     restored, the batches the saved run used are skipped, and the history returned is the
     whole run's. The result is the unbroken run's, exactly, when iterating `batches`
     gives the same sequence every time (lists, `RandomWindows`, `StreamBatches`).
+    A checkpoint stores `run_fingerprint` of the run (plus the `fingerprint` dict given
+    here, e.g. the data's name); resuming from a file made by a run that differs in any
+    of it (another rate, seed, model, data, mode or lmbook) raises, naming each
+    difference and the file. `amp_dtype=torch.float16` scales the loss with
+    `torch.amp.GradScaler`, whose state is checkpointed too (`mixed_precision` picks
+    the dtype for a device).
     """
     check_module("model", model)
     check_int("steps", steps)
@@ -360,17 +527,31 @@ def train(
     check_number("clip", clip, low=0, low_open=True, allow_none=True)
     check_int("accumulate", accumulate)
     check_type("amp_dtype", amp_dtype, (torch.dtype, type(None)), "a torch.dtype or None")
-    # float16's narrow range needs loss scaling (torch.amp.GradScaler), which this loop
-    # leaves out; bfloat16 has float32's range and needs none.
-    check_choice("amp_dtype", amp_dtype, (torch.bfloat16, None))
+    check_choice("amp_dtype", amp_dtype, (torch.bfloat16, torch.float16, None))
     check_type("checkpoint", checkpoint, (str, os.PathLike, type(None)), "a str or a Path")
     check_int("checkpoint_every", checkpoint_every, allow_none=True)
     check_needed("checkpoint_every", checkpoint_every, "checkpoint", checkpoint)
     check_type("resume", resume, bool, "True or False")
     check_needed("resume", resume, "checkpoint", checkpoint)
+    check_type("fingerprint", fingerprint, (dict, type(None)), "a dict or None")
     params = [p for g in optimizer.param_groups for p in g["params"]]
     max_norm = math.inf if clip is None else float(clip)  # inf: measure the norm, clip nothing
     device_type = torch.device(device).type
+    # float16's narrow range needs the loss scaled up (and the gradients back down) so
+    # small gradients do not flush to zero; bfloat16 has float32's range and needs none.
+    scaler = torch.amp.GradScaler(device_type, enabled=amp_dtype == torch.float16)
+    made_by = None
+    if checkpoint is not None:
+        made_by = run_fingerprint(
+            model,
+            batches,
+            optimizer,
+            scheduler,
+            accumulate=accumulate,
+            clip=clip,
+            amp_dtype=amp_dtype,
+            **(fingerprint or {}),
+        )
 
     def autocast() -> contextlib.AbstractContextManager:
         if amp_dtype is None:
@@ -391,12 +572,21 @@ def train(
     stream = _batches_forever(batches)
     if resume and Path(checkpoint).exists():
         saved = _read_checkpoint(Path(checkpoint))
+        differences = fingerprint_differences(saved["fingerprint"], made_by)
+        if differences:
+            raise ValueError(
+                f"the checkpoint {checkpoint} was made by another run; it differs in\n  "
+                + "\n  ".join(differences)
+                + "\ndelete the file to train afresh, or go back to the run's settings"
+            )
         if saved["step"] > steps:
             raise ValueError(
                 f"the checkpoint {checkpoint} is at step {saved['step']}, past steps={steps}: "
                 f"ask for at least {saved['step']} steps, or start afresh with resume=False"
             )
         _restore(saved, model, optimizer, scheduler)
+        if "scaler" in saved:
+            scaler.load_state_dict(saved["scaler"])
         history, done = saved["history"], saved["step"]
         for _ in range(done * accumulate):  # skip the batches the saved run used
             next(stream)
@@ -414,11 +604,14 @@ def train(
                 _, loss = model(*to_device(batch, device))
             if loss is None or loss.ndim != 0:
                 raise ValueError("model(*batch) must return (logits, loss) with a scalar loss")
-            (loss / accumulate).backward()  # the mean over the batches, as for one big batch
+            # the mean over the batches, as for one big batch (scaled up for float16)
+            scaler.scale(loss / accumulate).backward()
             step_loss += loss.item() / accumulate
+        scaler.unscale_(optimizer)  # the true gradients, before clipping measures them
         grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
         lr = optimizer.param_groups[0]["lr"]  # the rate this step used, before the schedule moves
-        optimizer.step()
+        scaler.step(optimizer)  # skipped when float16 overflowed (inf/nan gradients)
+        scaler.update()
         if scheduler is not None:
             scheduler.step()
         running, seen = running + step_loss, seen + 1
@@ -441,7 +634,16 @@ def train(
         if evaluate is not None and (step == steps or (eval_every and step % eval_every == 0)):
             history.append(run_evaluation(step) | {"seconds": time.perf_counter() - start})
         if save:
-            save_checkpoint(checkpoint, model, optimizer, scheduler, step=step, history=history)
+            save_checkpoint(
+                checkpoint,
+                model,
+                optimizer,
+                scheduler,
+                step=step,
+                history=history,
+                fingerprint=made_by,
+                scaler=scaler,
+            )
         bar.update(1)
     bar.close()
     return history

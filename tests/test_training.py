@@ -13,11 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import lmbook
 from lmbook.training import (
     RandomWindows,
     count_parameters,
     load_checkpoint,
     mean_loss,
+    mixed_precision,
     param_groups,
     save_checkpoint,
     to_device,
@@ -143,8 +145,8 @@ def test_count_parameters():
         ({"steps": 3, "log_every": -1}, "log_every"),
         ({"steps": 3, "accumulate": 0}, "accumulate must be an int >= 1"),
         (
-            {"steps": 3, "amp_dtype": torch.float16},
-            "amp_dtype must be one of torch.bfloat16, None, got torch.float16",
+            {"steps": 3, "amp_dtype": torch.float64},
+            "amp_dtype must be one of torch.bfloat16, torch.float16, None, got torch.float64",
         ),
         ({"steps": 3, "checkpoint_every": 2}, "checkpoint_every=2 but checkpoint is None"),
         ({"steps": 3, "resume": True}, "resume=True but checkpoint is None"),
@@ -452,13 +454,16 @@ def test_resuming_from_a_checkpoint_matches_training_straight_through(tmp_path):
     straight = gpt_like_run(tmp_path, 10, seed=0, checkpoint=tmp_path / "straight.pt", **every)
     with pytest.raises(Interrupted):  # dies in step 7, after the checkpoint of step 6
         gpt_like_run(tmp_path, 10, seed=0, interrupt_at=7, checkpoint=path, **every)
-    state = torch.load(path, weights_only=True)
+    state = load_checkpoint(path, TinyLM())
     assert state["step"] == 6 and set(state) == {
-        *("model", "optimizer", "scheduler", "step", "history", "rng")
+        *("model", "optimizer", "scheduler", "step", "history", "rng", "fingerprint")
     }
     assert list(path.parent.iterdir()) == [path]  # the temporary file was renamed
-    # A new session: other weights, another random state; resume=True picks the run up.
-    resumed = gpt_like_run(tmp_path, 10, seed=123, checkpoint=path, resume=True, **every)
+    # Another seed is another run: its initial weights differ, so it is refused.
+    with pytest.raises(ValueError, match=r"(?s)made by another run.*initial weights"):
+        gpt_like_run(tmp_path, 10, seed=123, checkpoint=path, resume=True, **every)
+    # A new session of the same run: resume=True picks it up.
+    resumed = gpt_like_run(tmp_path, 10, seed=0, checkpoint=path, resume=True, **every)
 
     (model, optimizer, schedule, history), (model2, optimizer2, schedule2, history2) = (
         straight,
@@ -477,7 +482,7 @@ def test_resuming_from_a_checkpoint_matches_training_straight_through(tmp_path):
     assert [h["step"] for h in history2 if "loss" in h] == [2, 3, 4, 6, 8, 9, 10]  # log + saves
 
     # Resuming a finished run trains nothing and returns its history.
-    again = gpt_like_run(tmp_path, 10, seed=5, checkpoint=path, resume=True)
+    again = gpt_like_run(tmp_path, 10, seed=0, checkpoint=path, resume=True, **every)
     assert without_seconds(again[3]) == without_seconds(history)
     assert all(
         torch.equal(p, q) for p, q in zip(model.parameters(), again[0].parameters(), strict=True)
@@ -492,7 +497,7 @@ def test_resume_without_a_checkpoint_file_starts_afresh(tmp_path):
         torch.equal(p, q) for p, q in zip(model.parameters(), model2.parameters(), strict=True)
     )
     assert without_seconds(history) == without_seconds(history2)
-    assert torch.load(path, weights_only=True)["step"] == 4
+    assert load_checkpoint(path, TinyLM())["step"] == 4
 
 
 def test_save_and_load_checkpoint_round_trip_and_fail_clearly(tmp_path):
@@ -528,6 +533,148 @@ def test_save_and_load_checkpoint_round_trip_and_fail_clearly(tmp_path):
     with pytest.raises(ValueError, match="step must be an int >= 0"):
         save_checkpoint(path, model, optimizer, step=-1, history=[])
 
-    save_checkpoint(path, model, optimizer, step=3, history=[])  # a run stopped at step 3
+    fresh = TinyLM()
+    fresh_optimizer = torch.optim.AdamW(fresh.parameters(), lr=1e-2)
+    windows = RandomWindows(text_ids(), 2, 4)
+    train(copy.deepcopy(fresh), windows, copy.deepcopy(fresh_optimizer), steps=3,
+          device="cpu", checkpoint=path, progress=False)  # fmt: skip  # stopped at step 3
     with pytest.raises(ValueError, match="at step 3, past steps=2"):
-        train(model, [], optimizer, steps=2, device="cpu", checkpoint=path, resume=True)
+        train(fresh, windows, fresh_optimizer, steps=2, device="cpu", checkpoint=path,
+              resume=True, progress=False)  # fmt: skip
+    save_checkpoint(path, model, optimizer, step=3, history=[])  # made by no known run
+    with pytest.raises(ValueError, match="made by another run"):
+        train(fresh, windows, fresh_optimizer, steps=4, device="cpu", checkpoint=path,
+              resume=True, progress=False)  # fmt: skip
+
+
+def test_resuming_refuses_a_checkpoint_of_another_run_and_names_each_difference(tmp_path):
+    path = tmp_path / "run.pt"
+    gpt_like_run(tmp_path, 4, seed=0, checkpoint=path, checkpoint_every=2)
+    with pytest.raises(ValueError) as refused:  # another learning rate
+        torch.manual_seed(0)
+        model = TinyLM()
+        optimizer = torch.optim.AdamW(param_groups(model, weight_decay=0.1), lr=1e-3)
+        schedule = warmup_cosine_schedule(optimizer, warmup_steps=3, total_steps=10)
+        train(model, RandomWindows(text_ids(), batch_size=3, block_size=5, seed=7),
+              optimizer, steps=6, device="cpu", clip=1.0, scheduler=schedule, accumulate=2,
+              checkpoint=path, resume=True, progress=False)  # fmt: skip
+    message = str(refused.value)
+    assert str(path) in message and "optimizer:" in message and "0.03" in message
+    assert "initial weights" not in message  # the same seed: only the rate differs
+    for changed, name in [
+        ({"clip": 0.5}, "clip"),
+        ({"fingerprint": {"data": "other plays"}}, "data"),
+        ({"amp_dtype": torch.bfloat16}, "amp_dtype"),
+    ]:
+        with pytest.raises(ValueError, match=f"(?s)made by another run.*{name}"):
+            run_kwargs = {"clip": 1.0} | changed
+            torch.manual_seed(0)
+            model = TinyLM()
+            optimizer = torch.optim.AdamW(param_groups(model, weight_decay=0.1), lr=3e-2)
+            schedule = warmup_cosine_schedule(optimizer, warmup_steps=3, total_steps=10)
+            train(model, RandomWindows(text_ids(), batch_size=3, block_size=5, seed=7),
+                  optimizer, steps=6, device="cpu", scheduler=schedule, accumulate=2,
+                  checkpoint=path, resume=True, progress=False, **run_kwargs)  # fmt: skip
+    # Smoke and full mode never share a checkpoint.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LMBOOK_SMOKE", "0" if lmbook.mode() == "smoke" else "1")
+        with pytest.raises(ValueError, match=r"(?s)made by another run.*mode"):
+            gpt_like_run(tmp_path, 6, seed=0, checkpoint=path, resume=True)
+    # Other data: the same shapes, other ids.
+    torch.manual_seed(0)
+    model = TinyLM()
+    optimizer = torch.optim.AdamW(param_groups(model, weight_decay=0.1), lr=3e-2)
+    with pytest.raises(ValueError, match=r"(?s)made by another run.*data ids"):
+        other_ids = text_ids().flip(0)
+        train(model, RandomWindows(other_ids, batch_size=3, block_size=5, seed=7),
+              optimizer, steps=6, device="cpu", clip=1.0, accumulate=2,
+              scheduler=warmup_cosine_schedule(optimizer, warmup_steps=3, total_steps=10),
+              checkpoint=path, resume=True, progress=False)  # fmt: skip
+
+
+def test_a_damaged_checkpoint_is_refused_by_name(tmp_path):
+    torch.manual_seed(0)
+    model = TinyLM()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    path = tmp_path / "good.pt"
+    save_checkpoint(path, model, optimizer, step=1, history=[])
+    data = path.read_bytes()
+    cases = {
+        "empty.pt": (b"", "is empty"),
+        "truncated.pt": (data[: len(data) // 2], "truncated"),
+        "extended.pt": (data + b"x", "truncated or extended"),
+        "flipped.pt": (data[:-10] + bytes([data[-10] ^ 1]) + data[-9:], "damaged"),
+        "foreign.pt": (b"PK\x03\x04 not ours", "not a checkpoint written by save_checkpoint"),
+    }
+    for name, (content, match) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=match) as error:
+            load_checkpoint(tmp_path / name, TinyLM())
+        assert name in str(error.value)
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict()}, buffer)  # a plain torch file
+    (tmp_path / "plain.pt").write_bytes(buffer.getvalue())
+    with pytest.raises(ValueError, match="plain.pt is not a checkpoint"):
+        load_checkpoint(tmp_path / "plain.pt", TinyLM())
+    with pytest.raises(FileNotFoundError, match="no checkpoint at .*missing.pt"):
+        load_checkpoint(tmp_path / "missing.pt", TinyLM())
+    # A resume from a damaged file stops too: it never trains from half a file.
+    with pytest.raises(ValueError, match="truncated.pt is truncated"):
+        train(model, [(torch.zeros(1, 3, dtype=torch.long),) * 2], optimizer, steps=2,
+              device="cpu", checkpoint=tmp_path / "truncated.pt", resume=True,
+              progress=False)  # fmt: skip
+
+
+def test_a_failed_save_leaves_the_old_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    model = TinyLM()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    path = tmp_path / "run.pt"
+    save_checkpoint(path, model, optimizer, step=1, history=[])
+    before = path.read_bytes()
+
+    def broken_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model, optimizer, step=2, history=[])
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt"]
+
+
+def test_mixed_precision_follows_the_device(monkeypatch):
+    assert mixed_precision("cpu") is None
+    assert mixed_precision(torch.device("cpu")) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation: True)
+    assert mixed_precision("cuda") is torch.bfloat16  # Ampere and later
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation: False)
+    assert mixed_precision("cuda:0") is torch.float16  # a T4: float16, with loss scaling
+
+
+def test_a_float16_step_scales_the_loss_and_skips_steps_that_overflow(tmp_path):
+    torch.manual_seed(0)
+    model = Regression()
+    x = torch.randn(16, 3)
+    batches = [(x, x @ torch.tensor([1.0, -2.0, 0.5]))]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "fp16.pt"
+    history = train(model, batches, optimizer, steps=30, device="cpu", log_every=1,
+                    amp_dtype=torch.float16, checkpoint=path, progress=False)  # fmt: skip
+    losses = [h["loss"] for h in history if "loss" in h]
+    assert all(math.isfinite(loss) for loss in losses) and losses[-1] < losses[0] / 10
+    saved_scale = load_checkpoint(path, Regression())["scaler"]["scale"]
+    assert 1 <= saved_scale < 2.0**16  # the first steps overflowed and halved the scale
+    # The scaler's first scale, 2**16, turns this loss's gradient into inf in float16:
+    # the step is skipped (weights unchanged) and the scale halves.
+    scaler = torch.amp.GradScaler("cpu")
+    big = Regression()
+    before = [p.detach().clone() for p in big.parameters()]
+    sgd = torch.optim.SGD(big.parameters(), lr=0.1)
+    with torch.autocast("cpu", dtype=torch.float16):
+        loss = (big(x * 1e4, x[:, 0] * 1e4)[1]).float()
+    scaler.scale(loss).backward()
+    scaler.step(sgd)
+    scaler.update()
+    assert scaler.get_scale() == 2.0**15  # overflowed: the scale halved ...
+    assert all(torch.equal(a, b) for a, b in zip(before, big.parameters(), strict=True))
