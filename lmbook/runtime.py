@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import random
+import sys
+import warnings
 from typing import TypeVar
 
 import numpy as np
@@ -97,3 +99,29 @@ def by_mode(full: T, smoke: T) -> T:
             f"{type(full).__name__} and {type(smoke).__name__}"
         )
     return smoke if mode() == "smoke" else full
+
+
+def report_setup(made_with: str) -> None:
+    """Print the lmbook and torch versions, the device and the mode (the set-up cell's
+    last line); warn when this lmbook is not `made_with`, the version the notebook's
+    committed outputs were made with, since its numbers may then differ.
+
+    >>> report_setup(made_with="0.2.0")   # doctest: +SKIP
+    lmbook 0.2.0 · torch 2.13.0+cpu · device cpu · full mode
+    """
+    import lmbook
+
+    if not isinstance(made_with, str) or not made_with:
+        raise TypeError(f"made_with must be a version string such as '0.2.0', got {made_with!r}")
+    where = device()
+    print(
+        f"lmbook {lmbook.__version__} · torch {torch.__version__} · device {where} · {mode()} mode"
+    )
+    if lmbook.__version__ != made_with:
+        warnings.warn(
+            f"this notebook's outputs were made with lmbook {made_with}, and this is "
+            f"lmbook {lmbook.__version__}: your numbers may differ from the book's",
+            stacklevel=2,
+        )
+    if "google.colab" in sys.modules and where.type == "cpu":
+        print("No GPU: for chapters that train, use Runtime > Change runtime type > GPU.")
