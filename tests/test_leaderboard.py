@@ -1,10 +1,12 @@
 """Leaderboard rows: checked on the way in, and found again in a notebook's outputs."""
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 
-from lmbook.book import LEADERBOARD_MIME, leaderboard_rows
+from lmbook.book import LEADERBOARD_MIME, cell_source, code_cells, leaderboard_rows, read_notebook
 from lmbook.leaderboard import leaderboard_row
 
 
@@ -46,3 +48,39 @@ def test_rows_are_read_back_from_outputs() -> None:
         ]
     }
     assert leaderboard_rows(notebook) == [row]
+
+
+# A chapter that quotes another chapter's result (it cannot re-run it) types the number
+# as a named constant; it must equal that chapter's committed leaderboard row.
+QUOTED = [
+    # (notebook, constant, notebook of the run, model, split)
+    ("06_transformers", "gru_val", "03_recurrent_networks", "character GRU", "validation"),
+    (
+        "03_recurrent_networks",
+        "KNESER_NEY_7GRAM_TEST",
+        "01_language_models_from_counts",
+        "character 7-gram, Kneser–Ney",
+        "test",
+    ),
+]
+
+
+@pytest.mark.parametrize("quoting, name, source, model, split", QUOTED)
+def test_a_number_quoted_from_another_chapter_equals_its_row(quoting, name, source, model, split):
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    code = "\n".join(
+        cell_source(c) for c in code_cells(read_notebook(notebooks / f"{quoting}.ipynb"))
+    )
+    found = re.findall(rf"^{name} = ([0-9.]+)\b", code, re.MULTILINE)
+    assert len(found) == 1, f"{quoting} should set {name} once, found {found}"
+    rows = [
+        r
+        for r in leaderboard_rows(read_notebook(notebooks / f"{source}.ipynb"))
+        if r["model"].startswith(model) and r["split"] == split
+    ]
+    assert len(rows) == 1, f"{source} should report one {model!r} row on {split}"
+    decimals = len(found[0].split(".")[1])
+    assert float(found[0]) == round(rows[0]["nats_per_char"], decimals), (
+        f"{quoting} quotes {name} = {found[0]}, {source}'s row says "
+        f"{rows[0]['nats_per_char']}: update the constant"
+    )
