@@ -8,7 +8,11 @@ Full mode (the default) runs each notebook top to bottom in a fresh kernel whose
 directory is an empty temporary folder (so a repo-relative path fails here too), writes
 the outputs back into the notebook, and writes notebooks/_records/<name>.json: duration,
 device, CPU and GPU names, versions, date, and the SHA-256 of the code cells that the
-freshness test compares against.
+freshness test compares against. Each file is written whole or not at all (a temporary
+file, fsynced, then renamed; the record last). A notebook that fails does not stop the
+others; the run ends with a table (notebook, status, seconds) and exits non-zero if any
+failed. Since each kernel starts in an empty folder, a chapter's checkpoints (kept in
+./checkpoints where a reader runs it) never carry over into a recorded run.
 """
 
 from __future__ import annotations
@@ -181,13 +185,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import nbformat
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    failed = []
-    for path in args.notebooks:
+    for path in args.notebooks:  # before anything runs: a typo should not cost an hour
         if path.suffix != ".ipynb" or not path.is_file():
             parser.error(f"{path} is not a notebook file")
+    results: list[tuple[str, str, float | None]] = []  # (notebook, status, seconds)
+    for path in args.notebooks:
         print(f"executing {path} ({'smoke' if args.smoke else 'full'} mode) …", flush=True)
-        notebook, record = execute(path, args.smoke, args.timeout)
+        tick = time.perf_counter()
+        try:
+            notebook, record = execute(path, args.smoke, args.timeout)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
+            # Keep going: one failing notebook should not hide the others' results. The
+            # failing notebook and its record are left as they were.
+            print(f"  FAILED: {_first_lines(error)}", file=sys.stderr, flush=True)
+            results.append((path.name, "failed (cell error)", time.perf_counter() - tick))
+            continue
         print(
             f"  {record['duration_s']} s on {record['device']} ({record['cpu']}"
             f"{', ' + record['gpu'] if record['gpu'] else ''})",
@@ -195,15 +209,50 @@ def main(argv: list[str] | None = None) -> int:
         )
         if problem := device_problem(record, args.require_device, wants_gpu(notebook)):
             print(f"  FAILED: {problem}", file=sys.stderr)
-            failed.append(path)
+            results.append((path.name, "failed (device)", record["duration_s"]))
             continue
         if not args.smoke:
-            nbformat.write(notebook, path)
             out = record_path(path)
             out.parent.mkdir(exist_ok=True)
-            out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+            # The notebook first, its record last, each whole or not at all: a run
+            # stopped in between leaves an old record, which the freshness test refuses.
+            write_atomically(path, nbformat.writes(notebook) + "\n")
+            write_atomically(out, json.dumps(record, indent=2) + "\n")
             print(f"  wrote {path} and {out}", flush=True)
-    return 1 if failed else 0
+        results.append((path.name, "ok", record["duration_s"]))
+    print(summary_table(results), flush=True)
+    return 1 if any(status != "ok" for _, status, _ in results) else 0
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write text to path whole or not at all: a unique temporary file in the same
+    folder, flushed to disk, then renamed over path."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def summary_table(results: list[tuple[str, str, float | None]]) -> str:
+    """A plain-text table: notebook, status, seconds; and how many failed."""
+    width = max([len("notebook")] + [len(name) for name, _, _ in results])
+    lines = [f"{'notebook':<{width}}  {'status':<20}  {'seconds':>8}"]
+    for name, status, seconds in results:
+        lines.append(f"{name:<{width}}  {status:<20}  {seconds:>8.1f}")
+    failed = sum(status != "ok" for _, status, _ in results)
+    lines.append(f"{len(results) - failed} ok, {failed} failed")
+    return "\n".join(lines)
+
+
+def _first_lines(error: Exception, n: int = 6) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return "\n    ".join(lines[-n:])
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sys
 
 import nbformat
@@ -93,3 +94,48 @@ def test_execute_writes_outputs_and_a_record(tmp_path, monkeypatch) -> None:
     # The mode went to the kernels only: this process (pytest, which runs the notebooks
     # next, in smoke mode) keeps its own. A leak once made CI execute them in full mode.
     assert os.environ["LMBOOK_SMOKE"] == "1"
+
+
+def tiny_notebook(path, code: str) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, path)
+
+
+def test_a_failing_notebook_does_not_stop_the_others_and_the_summary_says_so(
+    tmp_path, capsys
+) -> None:
+    paths = [tmp_path / f"{name}.ipynb" for name in ("a_good", "b_bad", "c_good")]
+    tiny_notebook(paths[0], "1 + 1")
+    tiny_notebook(paths[1], "raise RuntimeError('this cell fails')")
+    tiny_notebook(paths[2], "2 + 2")
+    bad_before = paths[1].read_text()
+    assert execute.main([str(p) for p in paths]) == 1
+    out, err = capsys.readouterr()
+    assert "this cell fails" in err
+    summary = out[out.index("notebook ") :]
+    assert re.search(r"a_good\.ipynb\s+ok\s+\d", summary)
+    assert re.search(r"b_bad\.ipynb\s+failed \(cell error\)\s+\d", summary)
+    assert re.search(r"c_good\.ipynb\s+ok\s+\d", summary)
+    assert "2 ok, 1 failed" in summary
+    assert paths[1].read_text() == bad_before and read_record(paths[1]) is None
+    assert read_record(paths[2])["code_sha256"] == code_hash(json.loads(paths[2].read_text()))
+    assert nbformat.read(paths[2], as_version=4).cells[0].outputs[0]["data"]["text/plain"] == "4"
+    with pytest.raises(SystemExit):  # a path that is no notebook: refused before any run
+        execute.main([str(paths[0]), str(tmp_path / "missing.ipynb")])
+
+
+def test_writes_are_whole_or_nothing(tmp_path, monkeypatch) -> None:
+    target = tmp_path / "record.json"
+    target.write_text("old\n")
+    execute.write_atomically(target, "new\n")
+    assert target.read_text() == "new\n"
+
+    def broken_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        execute.write_atomically(target, "half\n")
+    assert target.read_text() == "new\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["record.json"]
