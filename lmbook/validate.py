@@ -1201,3 +1201,24 @@ def check_two_models(student: nn.Module, teacher: nn.Module) -> None:
     """Student and teacher are two models: freezing the teacher must not freeze the student."""
     if student is teacher:
         raise ValueError("student and teacher are one model: the teacher would be frozen")
+
+
+# --- data: downloads for "going further" ---------------------------------------------
+
+
+def check_sha256(name: str, value: object) -> None:
+    """`value` is a SHA-256 digest written as 64 hexadecimal characters."""
+    check_type(name, value, str, "a str of 64 hexadecimal characters")
+    if len(value) != 64 or not set(value) <= set("0123456789abcdefABCDEF"):
+        raise ValueError(
+            f"{name} must be a SHA-256 digest, 64 hexadecimal characters, got {value!r} "
+            f"({len(value)} characters)"
+        )
+
+
+def check_url(name: str, value: object, schemes: tuple[str, ...] = ("http", "https")) -> None:
+    """`value` is a URL with one of `schemes` and a file name at the end of its path."""
+    check_type(name, value, str, "a str")
+    scheme, _, rest = value.partition("://")
+    if scheme not in schemes or not rest.strip("/"):
+        raise ValueError(f"{name} must be a URL starting {' or '.join(schemes)}://, got {value!r}")
