@@ -176,7 +176,8 @@ class ShardedBatches:
     shuffled order that is the same on every rank. Each new pass calls
     `sampler.set_epoch` with the pass number, so every epoch is shuffled anew (the step
     that `train`, which only re-iterates its batches, would otherwise leave out).
-    Incomplete last batches are dropped, so all ranks take the same number of steps.
+    Incomplete last batches are dropped (by the sampler and the loader), so every
+    step's global batch is exactly world_size × batch_size examples, none repeated.
     """
 
     def __init__(
