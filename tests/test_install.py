@@ -9,13 +9,15 @@ How the tests guarantee it:
 - The wheel is built from a clean copy of the source tree (a stale `build/` in a checkout
   can smuggle deleted modules into a wheel), offline, with the test environment's
   setuptools.
-- It is installed with pip into a fresh virtual environment in a temporary folder.
-  Installing torch and the rest afresh takes minutes and gigabytes, so the new
-  environment reads the test environment's site-packages through a `.pth` file, after its
-  own site-packages, much as Colab's preinstalled torch sits beside a pip-installed
-  lmbook. Python does not process `.pth` files in a folder that a `.pth` line adds, so
-  an editable install of lmbook there (its finder is started by a `.pth` file) stays
-  inert, and the check below proves it.
+- It is installed with pip, with its `notebooks` extra (what the chapters import) and
+  ipykernel, into a fresh virtual environment in a temporary folder that shares nothing
+  with the test environment: no `.pth`, no system site-packages, pip in isolated mode
+  (no configuration or environment variables), offline from a wheelhouse (`.whl/`, or
+  `LMBOOK_WHEELHOUSE`), with the versions requirements.txt pins as constraints. A
+  dependency that lmbook uses but does not declare is then missing there, as it would
+  be for a reader who runs `pip install "lmbook[notebooks]"`. `.ci/run` fills the
+  wheelhouse in its install stage, where the network is allowed:
+  `python -m pip download -d .whl -c <requirements.txt without "-e ."> ".[notebooks]" ipykernel`.
 - Each notebook runs in a fresh kernel of the new environment's Python, in smoke mode,
   with an empty temporary working directory. A last cell, added to the in-memory copy,
   asserts that every lmbook module it loaded came from the wheel's files in the new
@@ -30,7 +32,6 @@ runs, executes them inside notebooks/, where a repo-relative path still works.)
 import json
 import os
 import shutil
-import site
 import subprocess
 import sys
 import venv
@@ -54,7 +55,7 @@ DROPPED_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
 
 # What a wheel build must not copy: history, build outputs, caches, and what no package needs.
 NOT_SOURCE = shutil.ignore_patterns(
-    ".git", "build", "dist", "_build", "*.egg-info", "__pycache__", ".*cache", ".venv*"
+    ".git", "build", "dist", "_build", "*.egg-info", "__pycache__", ".*cache", ".venv*", ".whl"
 )
 
 
@@ -89,6 +90,13 @@ _outside = {{
     and not _Path(str(getattr(module, "__file__", None))).resolve().is_relative_to(_site)
 }}
 assert not _outside, f"lmbook modules not loaded from the installed wheel: {{_outside}}"
+_elsewhere = {{
+    name: _sys.modules[name].__file__
+    for name in ("torch", "numpy", "pandas")
+    if name in _sys.modules
+    and not _Path(_sys.modules[name].__file__).resolve().is_relative_to(_site)
+}}
+assert not _elsewhere, f"dependencies not from the new environment: {{_elsewhere}}"
 _on_path = [p for p in _sys.path if _Path(p or ".").resolve() in _forbidden]
 assert not _on_path, f"the repository is on sys.path: {{_on_path}}"
 assert not any(_Path.cwd().resolve().is_relative_to(f) for f in _forbidden), _Path.cwd()
@@ -145,27 +153,34 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
+WHEELHOUSE = Path(os.environ.get("LMBOOK_WHEELHOUSE", ROOT / ".whl"))
+
+
 @pytest.fixture(scope="module")
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A fresh virtual environment with the wheel pip-installed: (its python, its site-packages).
-
-    Dependencies are read from the test environment's site-packages (see the module
-    docstring); `--no-deps --ignore-installed` keeps pip from touching them.
-    """
+    """A fresh virtual environment with `lmbook[notebooks]` and ipykernel installed from
+    the wheel and the wheelhouse alone: (its python, its site-packages)."""
+    assert any(WHEELHOUSE.glob("torch-*.whl")), (
+        f"no wheelhouse at {WHEELHOUSE}: fill it once (the network or a package index is "
+        "needed for that, not for the test): python -m pip download -d .whl -c "
+        '<requirements.txt without "-e ."> ".[notebooks]" ipykernel  (.ci/run does)'
+    )
     home = tmp_path_factory.mktemp("venv")
     assert not any(home.is_relative_to(root) for root in source_roots()), home
     venv.create(home, with_pip=False, symlinks=os.name != "nt")
     python = home / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     site_packages = Path(subprocess.check_output([python, "-c", where], text=True).strip())
-    inherited = [*site.getsitepackages()]
-    if site.ENABLE_USER_SITE:
-        inherited.append(site.getusersitepackages())
-    lines = [p for p in dict.fromkeys(inherited) if Path(p).is_dir()]
-    (site_packages / "_test_environment.pth").write_text("\n".join(lines) + "\n")
-    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-index"]
+    requirements = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    constraints = home / "constraints.txt"
+    constraints.write_text("\n".join(r for r in requirements if not r.startswith("-")) + "\n")
+    install = [sys.executable, "-m", "pip", "--isolated", "--python", str(python), "install"]
+    offline = ["--no-index", "--find-links", str(WHEELHOUSE), "-c", str(constraints)]
     done = subprocess.run(
-        [*install, "--no-deps", "--ignore-installed", str(wheel)], capture_output=True, text=True
+        [*install, *offline, f"lmbook[notebooks] @ {wheel.as_uri()}", "ipykernel"],
+        capture_output=True,
+        text=True,
+        env=standalone_env(python),
     )
     assert done.returncode == 0, f"installing the wheel failed:\n{done.stdout}\n{done.stderr}"
     return python, site_packages
