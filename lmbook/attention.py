@@ -400,7 +400,7 @@ def sinusoidal_positions(
 ) -> torch.Tensor:
     """(T, d_model) positional encodings (Vaswani et al., 2017), computed in float64.
 
-    PE[pos, 2i] = sin(pos / 10000^(2i/d_model)) and PE[pos, 2i+1] = cos(pos / 10000^(2i/d_model)):
+    PE[pos, 2i] = sin(pos / 10000^(2i/d_model)), PE[pos, 2i+1] = cos(the same angle):
     dims 2i and 2i+1 are one sine–cosine pair, so d_model must be even.
 
     >>> sinusoidal_positions(2, 4)
@@ -410,7 +410,7 @@ def sinusoidal_positions(
     check_int("T", T)
     check_even_int("d_model", d_model, "sine–cosine pairs")
     pos = torch.arange(T, dtype=torch.float64)[:, None]  # (T, 1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (d_model/2,): 0, 2, 4, …
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (d_model/2,): 0, 2, …
     angles = pos / 10000 ** (two_i / d_model)  # (T, d_model/2)
     pe = torch.empty(T, d_model, dtype=torch.float64)
     pe[:, 0::2] = torch.sin(angles)

@@ -140,9 +140,9 @@ def alignment_plot(
     ax.imshow(grid, cmap="Greys", vmin=0, vmax=max(1.0, float(grid.max())), aspect="auto")
     if weights is not None:
         for s, t in gold:  # the truth, boxed, on top of what the model attends to
-            ax.add_patch(
-                plt.Rectangle((s - 0.5, t - 0.5), 1, 1, fill=False, edgecolor="tab:red", lw=1.5)
-            )
+            # inset within the cell, so that a box on the grid's edge is not cut by it
+            corner, side = (s - 0.42, t - 0.42), 0.84
+            ax.add_patch(plt.Rectangle(corner, side, side, fill=False, ec="tab:red", lw=1.5))
     ax.set_xticks(range(n_src), source, rotation=60, ha="right", rotation_mode="anchor")
     ax.set_yticks(range(n_tgt), target)
     ax.set(xlabel="source (English)", ylabel="target (French)")
