@@ -33,6 +33,7 @@ from lmbook.finetune import PAD_ID, encode_passages, hidden_states
 from lmbook.text import Vocab
 from lmbook.transformer import GPT
 from lmbook.validate import (
+    check_finite,
     check_int,
     check_lines_scored,
     check_list_not_one,
@@ -247,6 +248,7 @@ def kmeans(
     changes or after `iters` rounds. A centroid that loses all its points stays put.
     """
     check_tensor("x", x, ndim=2, integer=False, shape="(n, d), one point per row,")
+    check_finite("x", x)  # one NaN point would make a NaN centroid
     check_int("k", k, high=len(x), why=f"{k} clusters need at least {k} points, x has {len(x)}")
     check_int("iters", iters)
     if init is not None:

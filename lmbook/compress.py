@@ -200,6 +200,8 @@ class Distiller(nn.Module):
         check_module("student", student)
         check_module("teacher", teacher)
         check_two_models(student, teacher)
+        check_number("temperature", temperature, low=0, low_open=True)
+        check_probability("alpha", alpha)
         self.student = student
         self.teacher = teacher.eval().requires_grad_(False)  # frozen, in place
         self.temperature, self.alpha = temperature, alpha

@@ -46,7 +46,9 @@ from lmbook.validate import (
     check_padded_right,
     check_sentence_pair,
     check_targets,
+    check_token_ids,
     check_token_lists,
+    check_token_sequence,
     check_tokens,
     check_vocab_specials,
 )
@@ -108,6 +110,9 @@ def pad(seqs: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
             [8, 1, 1]])
     """
     check_nonempty("seqs", seqs)
+    for i, s in enumerate(seqs):
+        check_token_sequence(f"seqs[{i}]", s, at_least=0)  # 1.7 would become id 1
+    check_int("pad_id", pad_id, low=0)
     out = torch.full((len(seqs), max(len(s) for s in seqs)), pad_id, dtype=torch.long)
     for i, s in enumerate(seqs):
         out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
@@ -237,6 +242,7 @@ class Encoder(nn.Module):
 
     def forward(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """src (B, S) -> outputs (B, S, H), zero at padding, final states (L, B, H)."""
+        check_token_ids(src, self.embed.num_embeddings, name="src")
         check_padded_right("source", src, self.pad_id)
         lengths = (src != self.pad_id).sum(1)  # (B,) real tokens per row
         x = self.drop(self.embed(src))  # (B, S, E)
@@ -276,6 +282,7 @@ class Decoder(nn.Module):
 
         The logits are (B, T, V); hidden is the state after the last token of y.
         """
+        check_token_ids(y, self.embed.num_embeddings, name="y")
         e = self.drop(self.embed(y))  # (B, T, E)
         c = context.unsqueeze(1).expand(-1, y.size(1), -1)  # (B, T, H)
         s, hidden = self.rnn(torch.cat([e, c], dim=-1), hidden)  # s_1 … s_T: (B, T, H)

@@ -59,7 +59,9 @@ from tqdm import TqdmWarning
 
 from lmbook.validate import (
     check_choice,
+    check_device_available,
     check_int,
+    check_model_output,
     check_module,
     check_needed,
     check_number,
@@ -521,6 +523,7 @@ def train(
     """
     check_module("model", model)
     check_int("steps", steps)
+    check_device_available("device", device)
     check_int("eval_every", eval_every, allow_none=True)
     check_needed("eval_every", eval_every, "evaluate", evaluate)
     check_int("log_every", log_every)
@@ -601,9 +604,9 @@ def train(
         for _ in range(accumulate):  # the gradients of `accumulate` batches add up
             epoch, batch = next(stream)
             with autocast():  # mixed precision for the forward pass only
-                _, loss = model(*to_device(batch, device))
-            if loss is None or loss.ndim != 0:
-                raise ValueError("model(*batch) must return (logits, loss) with a scalar loss")
+                output = model(*to_device(batch, device))
+            check_model_output(output)  # (logits, scalar loss)
+            _, loss = output
             # the mean over the batches, as for one big batch (scaled up for float16)
             scaler.scale(loss / accumulate).backward()
             step_loss += loss.item() / accumulate

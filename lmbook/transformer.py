@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from lmbook.attention import MultiHeadAttention, sinusoidal_positions
 from lmbook.decoding import sample_next
 from lmbook.validate import (
+    check_cache_batch,
     check_choice,
     check_even,
     check_head_split,
@@ -244,6 +245,7 @@ class CachedStep:
             check_same_length(caches=caches, blocks=self.blocks)
         start = 0 if caches is None else caches[0][0].size(2)  # T_past
         check_token_ids(idx, self.config.vocab_size, self.config.block_size, start)
+        check_cache_batch(caches, idx.size(0))
         x = self.embed(idx, start)  # (B, T, C)
         new_caches = []
         for i, block in enumerate(self.blocks):

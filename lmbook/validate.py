@@ -1239,9 +1239,13 @@ def check_model_output(output: object) -> None:
     """`output`, what model(*batch) returned, is (logits, loss) with a scalar tensor loss."""
     loss = output[1] if isinstance(output, (tuple, list)) and len(output) == 2 else None
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
-        got = _what(output) if not isinstance(output, (tuple, list)) else (
-            f"a {type(output).__name__} of {len(output)}"
-            + (f" whose loss is {_what(loss)}" if len(output) == 2 else "")
+        got = (
+            _what(output)
+            if not isinstance(output, (tuple, list))
+            else (
+                f"a {type(output).__name__} of {len(output)}"
+                + (f" whose loss is {_what(loss)}" if len(output) == 2 else "")
+            )
         )
         raise ValueError(f"model(*batch) must return (logits, loss) with a scalar loss, got {got}")
 
