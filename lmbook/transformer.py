@@ -140,6 +140,7 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
+        check_type("config", config, GPTConfig, "a GPTConfig")
         C = config.n_embd
         self.ln_1 = nn.LayerNorm(C, bias=config.bias)
         self.attn = CausalSelfAttention(C, config.n_head, config.dropout, config.bias)

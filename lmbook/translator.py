@@ -217,6 +217,7 @@ class TransformerSeq2Seq(nn.Module):
 def split_heads(x: Tensor, n_heads: int) -> Tensor:
     """(B, T, d_model) -> (B, n_heads, T, d_k), the split MultiHeadAttention makes."""
     B, T, d_model = x.shape
+    check_divisible("d_model", d_model, n_heads, "n_heads")
     return x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)
 
 

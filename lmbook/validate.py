@@ -1250,14 +1250,20 @@ def check_model_output(output: object) -> None:
         raise ValueError(f"model(*batch) must return (logits, loss) with a scalar loss, got {got}")
 
 
-def check_device_available(name: str, value: object) -> None:
-    """`value` names a device that exists on this machine (lmbook.device() picks one)."""
+def check_device(name: str, value: object) -> None:
+    """`value` is a torch.device or a name torch reads as one ('cpu', 'cuda:0', 'mps')."""
     try:
-        device = torch.device(value)  # type: ignore[arg-type]
+        torch.device(value)  # type: ignore[arg-type]
     except (RuntimeError, TypeError):
         raise ValueError(
             f"{name} must be a torch device such as 'cpu' or 'cuda', got {value!r}"
         ) from None
+
+
+def check_device_available(name: str, value: object) -> None:
+    """`value` names a device that exists on this machine (lmbook.device() picks one)."""
+    check_device(name, value)
+    device = torch.device(value)  # type: ignore[arg-type]
     available = {
         "cuda": torch.cuda.is_available(),
         "mps": torch.backends.mps.is_available(),
