@@ -802,6 +802,7 @@ def test_issue15_checks() -> None:
 
     from lmbook.validate import (
         check_cache_batch,
+        check_device,
         check_device_available,
         check_finite_array,
         check_model_output,
@@ -819,6 +820,9 @@ def test_issue15_checks() -> None:
         with pytest.raises(ValueError, match=r"model\(\*batch\) must return \(logits, loss\)"):
             check_model_output(bad)
     check_device_available("device", "cpu")
+    check_device("device", "cuda:1")  # a name torch reads, whether or not it is here
+    with pytest.raises(ValueError, match="device must be a torch device .* got 3.5"):
+        check_device("device", 3.5)
     with pytest.raises(ValueError, match="device must be a torch device .* got 'gpu'"):
         check_device_available("device", "gpu")
     with mock.patch("torch.cuda.is_available", return_value=False):
