@@ -99,7 +99,7 @@ class Vocab:
         """Map tokens to ids; unknown tokens map to `<unk>` (an error if there is none)."""
         check_tokens("tokens", tokens)
         tokens = list(tokens)  # a generator can be read only once
-        check_str_items("tokens", tokens)  # ids given for tokens would all become <unk>
+        check_str_items("tokens", set(tokens))  # ids for tokens would all become <unk>
         if self.unk is None:
             check_known_tokens(tokens, self.stoi)
         unk_id = self.unk_id
