@@ -1630,6 +1630,9 @@ def test_numpy_and_tensor_scalars_pass_where_numbers_do() -> None:
     assert row["params"] == 5 and row["chapter"] == 3
     assert GPTConfig(vocab_size=np.int64(11), n_layer=torch.tensor(1)).n_layer == 1
     assert sample_next(torch.zeros(5), temperature=np.float64(0.5)).shape == ()
+    import lmbook
+
+    lmbook.seed(np.int64(0))
 
 
 def test_perplexity_past_a_floats_range_is_inf() -> None:
