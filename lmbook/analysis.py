@@ -33,6 +33,7 @@ from lmbook.finetune import PAD_ID, encode_passages, hidden_states
 from lmbook.text import Vocab
 from lmbook.transformer import GPT
 from lmbook.validate import (
+    check_finite,
     check_int,
     check_lines_scored,
     check_list_not_one,
@@ -41,6 +42,7 @@ from lmbook.validate import (
     check_same_length,
     check_scorable_ids,
     check_shape,
+    check_str,
     check_subset,
     check_tensor,
     check_text_lines,
@@ -140,6 +142,7 @@ CORRUPTIONS = ("shuffle", "swap", "foreign")
 
 def shuffle_words(line: str, rng: random.Random) -> str:
     """The line's words in a random order (a different one, unless none exists)."""
+    check_type("rng", rng, random.Random, "a random.Random")
     words = line.split()
     for _ in range(10):  # a shuffle may give the same order back: try again
         rng.shuffle(words)
@@ -150,6 +153,7 @@ def shuffle_words(line: str, rng: random.Random) -> str:
 
 def swap_letters(line: str, rng: random.Random) -> str:
     """The line with adjacent distinct letters swapped, once per 20 characters."""
+    check_str("line", line)
     chars = list(line)
     places = [
         i
@@ -228,6 +232,7 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
     The first is uniform; each next one is a point drawn with probability proportional
     to its squared distance to the nearest centroid so far.
     """
+    check_int("k", k, high=len(x))
     generator = torch.Generator().manual_seed(seed)
     chosen = [int(torch.randint(len(x), (1,), generator=generator))]
     d2 = ((x - x[chosen[0]]) ** 2).sum(1)  # (n,) squared distance to the nearest seed
@@ -247,6 +252,7 @@ def kmeans(
     changes or after `iters` rounds. A centroid that loses all its points stays put.
     """
     check_tensor("x", x, ndim=2, integer=False, shape="(n, d), one point per row,")
+    check_finite("x", x)  # one NaN point would make a NaN centroid
     check_int("k", k, high=len(x), why=f"{k} clusters need at least {k} points, x has {len(x)}")
     check_int("iters", iters)
     if init is not None:

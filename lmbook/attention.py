@@ -214,6 +214,7 @@ def from_torch_mha(mha: nn.MultiheadAttention) -> MultiHeadAttention:
 
 def to_torch_mha(ours: MultiHeadAttention) -> nn.MultiheadAttention:
     """A torch.nn.MultiheadAttention(batch_first=True) holding ours's weights."""
+    check_type("ours", ours, MultiHeadAttention, "an lmbook MultiHeadAttention")
     W, bias = ours.W_q.weight, ours.W_q.bias is not None
     mha = nn.MultiheadAttention(
         ours.d_model,
@@ -243,6 +244,8 @@ class AdditiveAttention(nn.Module):
 
     def __init__(self, d_query: int, d_key: int, d_attn: int) -> None:
         super().__init__()
+        for name, size in (("d_query", d_query), ("d_key", d_key), ("d_attn", d_attn)):
+            check_int(name, size)
         self.W_s = nn.Linear(d_query, d_attn, bias=False)
         self.W_h = nn.Linear(d_key, d_attn)  # the score's one bias lives here
         self.v = nn.Linear(d_attn, 1, bias=False)

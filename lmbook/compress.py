@@ -127,6 +127,7 @@ def _prunable(model: nn.Module) -> list[nn.Linear]:
 
 def sparsity(model: nn.Module) -> float:
     """The fraction of zeros among the weights of the model's (untied) Linear layers."""
+    check_module("model", model)
     layers = _prunable(model)
     check_prunable(model, layers)
     zeros = sum(int((m.weight == 0).sum()) for m in layers)
@@ -200,6 +201,8 @@ class Distiller(nn.Module):
         check_module("student", student)
         check_module("teacher", teacher)
         check_two_models(student, teacher)
+        check_number("temperature", temperature, low=0, low_open=True)
+        check_probability("alpha", alpha)
         self.student = student
         self.teacher = teacher.eval().requires_grad_(False)  # frozen, in place
         self.temperature, self.alpha = temperature, alpha

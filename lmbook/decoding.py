@@ -43,6 +43,7 @@ from lmbook.validate import (
     check_decodable,
     check_int,
     check_logits,
+    check_not_nan,
     check_number,
     check_source_batch,
     check_str,
@@ -339,6 +340,7 @@ def sample_next(
     check_logits(logits)
     check_int("top_k", top_k, allow_none=True)
     check_number("top_p", top_p, low=0, high=1, low_open=True, allow_none=True)
+    check_not_nan("logits", logits)  # what a diverged training produces
     # shifted so that the largest logit is 0: a tiny temperature then sends the others
     # to -inf, never to inf - inf = NaN
     logits = (logits - logits.amax(dim=-1, keepdim=True)) / temperature

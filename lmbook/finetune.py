@@ -27,6 +27,7 @@ from lmbook.validate import (
     check_number,
     check_padded_ids,
     check_passages,
+    check_tensor,
     check_type,
 )
 
@@ -58,6 +59,8 @@ def pool_states(h: torch.Tensor, real: torch.Tensor, pooling: str = "mean") -> t
     real (B, T) is True on each passage's characters, which end where its padding
     begins. pooling='mean' averages their states; 'last' takes the last one's.
     """
+    check_tensor("h", h, ndim=3, integer=False, shape="(B, T, C)")
+    check_choice("pooling", pooling, POOLINGS)
     lengths = real.sum(dim=1)  # (B,)
     if pooling == "last":
         return h[torch.arange(len(h), device=h.device), lengths - 1]  # (B, C)

@@ -8,11 +8,11 @@ leaderboard page collects from the committed notebooks.
 from __future__ import annotations
 
 import html
-import math
 from typing import Any
 
 from lmbook.book import LEADERBOARD_MIME
 from lmbook.metrics import nats_to_bits
+from lmbook.validate import check_int, check_number
 
 COLUMNS = ("model", "split", "nats_per_char", "bits_per_char", "params", "budget", "device")
 
@@ -31,23 +31,18 @@ def leaderboard_row(
     """A checked leaderboard row (a dict); `report` displays it."""
     if not isinstance(model, str) or not model.strip():
         raise ValueError(f"model must be a non-empty name, got {model!r}")
-    if not isinstance(nats_per_char, (int, float)) or not math.isfinite(nats_per_char):
-        raise ValueError(f"nats_per_char must be a finite number, got {nats_per_char!r}")
-    if nats_per_char < 0:
-        raise ValueError(f"nats_per_char cannot be negative, got {nats_per_char}")
+    check_number("nats_per_char", nats_per_char, low=0)  # NumPy and 0-d tensors pass
     if split not in ("validation", "test"):
         raise ValueError(f"split must be 'validation' or 'test', got {split!r}")
-    if isinstance(chapter, bool) or not isinstance(chapter, int) or chapter < 1:
-        raise ValueError(f"chapter must be a chapter number >= 1, got {chapter!r}")
-    if params is not None and (not isinstance(params, int) or params < 0):
-        raise ValueError(f"params must be a count >= 0 or None, got {params!r}")
+    check_int("chapter", chapter)
+    check_int("params", params, low=0, allow_none=True)
     return {
         "model": model,
-        "chapter": chapter,
+        "chapter": int(chapter),
         "split": split,
         "nats_per_char": round(float(nats_per_char), 4),
         "bits_per_char": round(nats_to_bits(float(nats_per_char)), 4),
-        "params": params,
+        "params": None if params is None else int(params),
         "budget": budget,
         "device": str(device),
         "notes": notes,

@@ -27,10 +27,13 @@ from lmbook.validate import (
     check_class_order,
     check_corpus,
     check_corpus_pair,
+    check_finite_array,
     check_int,
     check_labelings,
     check_nonzero,
+    check_number,
     check_one_link_per_target,
+    is_number,
 )
 
 
@@ -45,15 +48,20 @@ def cross_entropy(log_probs: Sequence[float]) -> float:
 
 
 def perplexity(nats: float) -> float:
-    """exp(cross-entropy): the number of equally likely choices the model is as unsure as."""
-    if not isinstance(nats, (int, float)) or not nats >= 0:  # also rejects NaN
-        raise ValueError(f"nats must be a number >= 0, got {nats!r}")
-    return math.exp(nats)
+    """exp(cross-entropy): the number of equally likely choices the model is as unsure as.
+
+    Beyond about 709 nats the perplexity exceeds a float's range and is returned as inf.
+    """
+    check_number("nats", nats, low=0)  # NumPy and 0-d tensor numbers pass; NaN does not
+    try:
+        return math.exp(float(nats))
+    except OverflowError:
+        return math.inf
 
 
 def nats_to_bits(nats: float) -> float:
     """Convert nats to bits: divide by ln 2."""
-    if not isinstance(nats, (int, float)):
+    if not is_number(nats):
         raise TypeError(f"nats must be a number, got {type(nats).__name__}")
     return nats / math.log(2)
 
@@ -64,6 +72,7 @@ def ngram_counts(tokens: Sequence[Hashable], n: int) -> Counter:
     >>> ngram_counts("abab", 2)
     Counter({('a', 'b'): 2, ('b', 'a'): 1})
     """
+    check_int("n", n)
     return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
@@ -160,6 +169,7 @@ def attention_alignment(weights: Any) -> set[Link]:
         arr.ndim == 2 and arr.size,
         f"weights must be a non-empty 2-D (target, source) array, got {arr.shape}",
     )
+    check_finite_array("weights", arr)  # argmax would pick a NaN
     return {(int(j), t) for t, j in enumerate(arr.argmax(axis=1))}
 
 

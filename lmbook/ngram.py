@@ -108,6 +108,7 @@ def context_keys(history: np.ndarray, j: int, V: int) -> tuple[np.ndarray, np.nd
 
 def histories(ids: np.ndarray, n: int) -> np.ndarray:
     """(len(ids), n-1) ids: row i holds the n-1 ids before ids[i], -1 before the start."""
+    check_int("n", n)
     if n == 1:
         return np.zeros((len(ids), 0), dtype=np.int64)
     padded = np.concatenate([np.full(n - 1, -1, dtype=np.int64), ids])

@@ -37,6 +37,7 @@ from lmbook.validate import (
     check_number,
     check_target_shape,
     check_text_ids,
+    check_token_ids,
     check_type,
 )
 
@@ -137,6 +138,7 @@ class CharRNN(nn.Module):
     def run(self, inputs: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Logits (B, T, vocab) for inputs (B, T), and the state after the last step."""
         check_ndim("inputs", inputs, 2, "(B, T)", what="token ids")
+        check_token_ids(inputs, self.config.vocab_size, name="inputs")
         x = self.drop(self.embed(inputs))  # (B, T, n_embd)
         h, state = self.rnn(x, state)  # (B, T, H); state (layers, B, H), or (h, c)
         return self.head(self.drop(h)), state  # (B, T, vocab)
@@ -303,14 +305,17 @@ def generate(
     check_text_ids("prompt_ids", prompt_ids, vocab_size, min_length=1, purpose="to start from")
     was_training = model.training
     model.eval()
-    device = model.head.weight.device
-    prompt = torch.as_tensor(prompt_ids, dtype=torch.long).to(device)
-    logits, state = model.run(prompt[None])  # read the prompt: (1, P, vocab)
-    out = []
-    for _ in range(length):
-        probs = F.softmax(logits[0, -1].float().cpu() / temperature, dim=-1)  # (vocab,)
-        token = torch.multinomial(probs, 1, generator=generator)  # (1,)
-        out.append(int(token))
-        logits, state = model.run(token.to(device)[None], state)  # (1, 1, vocab)
-    model.train(was_training)
+    try:  # the model goes back to its mode even if sampling raises
+        device = model.head.weight.device
+        prompt = torch.as_tensor(prompt_ids, dtype=torch.long).to(device)
+        logits, state = model.run(prompt[None])  # read the prompt: (1, P, vocab)
+        out = []
+        for _ in range(length):
+            last = logits[0, -1].float().cpu()  # (vocab,): the next id's logits
+            probs = F.softmax(last / temperature, dim=-1)
+            token = torch.multinomial(probs, 1, generator=generator)  # (1,)
+            out.append(int(token))
+            logits, state = model.run(token.to(device)[None], state)  # (1, 1, vocab)
+    finally:
+        model.train(was_training)
     return out

@@ -10,6 +10,7 @@ Introduced in chapter 1 and used at the top of every chapter::
 
 from __future__ import annotations
 
+import numbers
 import os
 import random
 import sys
@@ -62,8 +63,9 @@ def device() -> torch.device:
 
 def seed(n: int) -> None:
     """Seed Python's, NumPy's and torch's random number generators (all devices) with n."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):  # NumPy ints pass
         raise TypeError(f"seed must be an int, got {type(n).__name__} {n!r}")
+    n = int(n)
     if not 0 <= n < 2**32:
         raise ValueError(f"seed must be in [0, 2**32), got {n}")
     random.seed(n)

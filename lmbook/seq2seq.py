@@ -46,8 +46,11 @@ from lmbook.validate import (
     check_padded_right,
     check_sentence_pair,
     check_targets,
+    check_token_ids,
     check_token_lists,
+    check_token_sequence,
     check_tokens,
+    check_type,
     check_vocab_specials,
 )
 
@@ -108,6 +111,9 @@ def pad(seqs: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
             [8, 1, 1]])
     """
     check_nonempty("seqs", seqs)
+    for i, s in enumerate(seqs):
+        check_token_sequence(f"seqs[{i}]", s, at_least=0)  # 1.7 would become id 1
+    check_int("pad_id", pad_id, low=0)
     out = torch.full((len(seqs), max(len(s) for s in seqs)), pad_id, dtype=torch.long)
     for i, s in enumerate(seqs):
         out[i, : len(s)] = torch.as_tensor(s, dtype=torch.long)
@@ -165,6 +171,8 @@ def padding_fraction(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]], src_pad: int, tgt_pad: int
 ) -> tuple[float, float]:
     """The share of <pad> among all source and all target positions of the batches."""
+    check_int("src_pad", src_pad, low=0)
+    check_int("tgt_pad", tgt_pad, low=0)
     counts = torch.zeros(4, dtype=torch.long)  # source pads, source cells, target pads, cells
     for src, tgt in batches:
         counts += torch.tensor(
@@ -237,6 +245,7 @@ class Encoder(nn.Module):
 
     def forward(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """src (B, S) -> outputs (B, S, H), zero at padding, final states (L, B, H)."""
+        check_token_ids(src, self.embed.num_embeddings, name="src")
         check_padded_right("source", src, self.pad_id)
         lengths = (src != self.pad_id).sum(1)  # (B,) real tokens per row
         x = self.drop(self.embed(src))  # (B, S, E)
@@ -276,6 +285,7 @@ class Decoder(nn.Module):
 
         The logits are (B, T, V); hidden is the state after the last token of y.
         """
+        check_token_ids(y, self.embed.num_embeddings, name="y")
         e = self.drop(self.embed(y))  # (B, T, E)
         c = context.unsqueeze(1).expand(-1, y.size(1), -1)  # (B, T, H)
         s, hidden = self.rnn(torch.cat([e, c], dim=-1), hidden)  # s_1 … s_T: (B, T, H)
@@ -293,6 +303,7 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, config: Seq2SeqConfig) -> None:
         super().__init__()
+        check_type("config", config, Seq2SeqConfig, "a Seq2SeqConfig")
         self.config = config
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)

@@ -23,6 +23,7 @@ from lmbook.validate import (
     check_str,
     check_str_items,
     check_tokens,
+    check_type,
     check_unique,
     check_vocab_ids,
 )
@@ -46,6 +47,8 @@ def word_tokenize(text: str, lower: bool = True, newlines: bool = False) -> list
     Newlines become '\\n' tokens when newlines=True, and are dropped otherwise.
     """
     check_str("text", text)
+    check_type("lower", lower, bool, "True or False")
+    check_type("newlines", newlines, bool, "True or False")
     tokens = _WORD.findall(text.lower() if lower else text)
     return tokens if newlines else [t for t in tokens if t != "\n"]
 
@@ -96,6 +99,7 @@ class Vocab:
         """Map tokens to ids; unknown tokens map to `<unk>` (an error if there is none)."""
         check_tokens("tokens", tokens)
         tokens = list(tokens)  # a generator can be read only once
+        check_str_items("tokens", set(tokens))  # ids for tokens would all become <unk>
         if self.unk is None:
             check_known_tokens(tokens, self.stoi)
         unk_id = self.unk_id

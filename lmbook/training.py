@@ -59,7 +59,10 @@ from tqdm import TqdmWarning
 
 from lmbook.validate import (
     check_choice,
+    check_device,
+    check_device_available,
     check_int,
+    check_model_output,
     check_module,
     check_needed,
     check_number,
@@ -81,6 +84,7 @@ def count_parameters(model: nn.Module) -> int:
 
 def to_device(batch: Any, device: torch.device | str) -> Any:
     """The batch with every tensor in it (also inside tuples, lists and dicts) on device."""
+    check_device("device", device)
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, (tuple, list)):
@@ -179,6 +183,7 @@ def warmup_cosine_schedule(
     Pass it to `train(..., scheduler=...)`, which calls `step()` after every optimiser
     step, so optimiser step s uses the rate `warmup_cosine(s - 1)` times the group's.
     """
+    check_type("optimizer", optimizer, torch.optim.Optimizer, "a torch optimizer")
     check_schedule(warmup_steps, total_steps, min_ratio)
     # A partial, not a lambda: the scheduler can be pickled and deep-copied whole.
     multiplier = functools.partial(
@@ -463,6 +468,7 @@ def mixed_precision(device: torch.device | str) -> torch.dtype | None:
     """The autocast dtype for training on device: bfloat16 on a GPU that computes in it
     natively (Ampere and later), float16 on an older GPU (Colab's T4; `train` then
     scales the loss), None (float32) on a CPU or MPS, where 16-bit is rarely faster."""
+    check_device("device", device)
     device = torch.device(device)
     if device.type != "cuda":
         return None
@@ -521,6 +527,7 @@ def train(
     """
     check_module("model", model)
     check_int("steps", steps)
+    check_device_available("device", device)
     check_int("eval_every", eval_every, allow_none=True)
     check_needed("eval_every", eval_every, "evaluate", evaluate)
     check_int("log_every", log_every)
@@ -601,9 +608,9 @@ def train(
         for _ in range(accumulate):  # the gradients of `accumulate` batches add up
             epoch, batch = next(stream)
             with autocast():  # mixed precision for the forward pass only
-                _, loss = model(*to_device(batch, device))
-            if loss is None or loss.ndim != 0:
-                raise ValueError("model(*batch) must return (logits, loss) with a scalar loss")
+                output = model(*to_device(batch, device))
+            check_model_output(output)  # (logits, scalar loss)
+            _, loss = output
             # the mean over the batches, as for one big batch (scaled up for float16)
             scaler.scale(loss / accumulate).backward()
             step_loss += loss.item() / accumulate

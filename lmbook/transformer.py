@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from lmbook.attention import MultiHeadAttention, sinusoidal_positions
 from lmbook.decoding import sample_next
 from lmbook.validate import (
+    check_cache_batch,
     check_choice,
     check_even,
     check_head_split,
@@ -139,6 +140,7 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
+        check_type("config", config, GPTConfig, "a GPTConfig")
         C = config.n_embd
         self.ln_1 = nn.LayerNorm(C, bias=config.bias)
         self.attn = CausalSelfAttention(C, config.n_head, config.dropout, config.bias)
@@ -244,6 +246,7 @@ class CachedStep:
             check_same_length(caches=caches, blocks=self.blocks)
         start = 0 if caches is None else caches[0][0].size(2)  # T_past
         check_token_ids(idx, self.config.vocab_size, self.config.block_size, start)
+        check_cache_batch(caches, idx.size(0))
         x = self.embed(idx, start)  # (B, T, C)
         new_caches = []
         for i, block in enumerate(self.blocks):

@@ -49,6 +49,7 @@ from lmbook.validate import (
     check_positions,
     check_source_ids,
     check_target_batch,
+    check_token_ids,
     check_type,
     check_vocab_tokens,
 )
@@ -181,6 +182,7 @@ class TransformerSeq2Seq(nn.Module):
     def encode(self, src: Tensor) -> State:
         """src (B, S) -> {"memory": (B, S, d_model), "src_mask": (B, S)}."""
         check_source_ids(src, self.config.src_pad_id, self.config.max_len)
+        check_token_ids(src, self.config.src_vocab_size, name="src")
         src_mask = padding_mask(src, pad_id=self.config.src_pad_id)  # True at tokens
         x = self.embed(src, self.src_embed)  # (B, S, d_model)
         for layer in self.encoder:
@@ -190,6 +192,7 @@ class TransformerSeq2Seq(nn.Module):
     def decode(self, y: Tensor, state: State) -> Tensor:
         """Target ids y (B, T) -> logits (B, T, V) of each position's next token."""
         check_positions("target", y.size(1), self.config.max_len)
+        check_token_ids(y, self.config.tgt_vocab_size, name="y")
         x = self.embed(y, self.tgt_embed)  # (B, T, d_model)
         for layer in self.decoder:
             x, _ = layer(x, state["memory"], state["src_mask"])
@@ -214,6 +217,7 @@ class TransformerSeq2Seq(nn.Module):
 def split_heads(x: Tensor, n_heads: int) -> Tensor:
     """(B, T, d_model) -> (B, n_heads, T, d_k), the split MultiHeadAttention makes."""
     B, T, d_model = x.shape
+    check_divisible("d_model", d_model, n_heads, "n_heads")
     return x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)
 
 

@@ -198,17 +198,22 @@ def check_finite(name: str, value: torch.Tensor) -> None:
 
 
 def check_token_ids(
-    idx: object, vocab_size: int, block_size: int | None = None, start_pos: int = 0
+    idx: object,
+    vocab_size: int,
+    block_size: int | None = None,
+    start_pos: int = 0,
+    name: str = "idx",
 ) -> None:
     """`idx` is a (B, T) LongTensor of ids in [0, vocab_size) that fits the context.
 
     `start_pos` ids are already cached, so start_pos + T must not exceed block_size.
     The range check reads the ids: on a GPU it waits for them (one sync, not two).
+    `name` is the argument's name in the messages (`src`, `inputs`).
     """
     if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.dtype != torch.long:
-        raise TypeError(f"idx must be a (B, T) LongTensor of token ids, got {_what(idx)}")
+        raise TypeError(f"{name} must be a (B, T) LongTensor of token ids, got {_what(idx)}")
     if idx.numel() == 0:
-        raise ValueError(f"idx holds no tokens: shape {tuple(idx.shape)}")
+        raise ValueError(f"{name} holds no tokens: shape {tuple(idx.shape)}")
     T = idx.size(1)
     if block_size is not None and start_pos + T > block_size:
         where = f"{start_pos} cached + {T} new = {start_pos + T}" if start_pos else f"{T}"
@@ -219,7 +224,7 @@ def check_token_ids(
     low, high = torch.stack(torch.aminmax(idx)).tolist()
     if low < 0 or high >= vocab_size:
         raise ValueError(
-            f"idx holds ids from {low} to {high}; this model knows ids 0 … {vocab_size - 1}"
+            f"{name} holds ids from {low} to {high}; this model knows ids 0 … {vocab_size - 1}"
         )
 
 
@@ -1222,3 +1227,82 @@ def check_url(name: str, value: object, schemes: tuple[str, ...] = ("http", "htt
     scheme, _, rest = value.partition("://")
     if scheme not in schemes or not rest.strip("/"):
         raise ValueError(f"{name} must be a URL starting {' or '.join(schemes)}://, got {value!r}")
+
+
+# --- issue 15: no silent wrong answers (NaN inputs, model outputs, caches, devices) ------
+
+
+def check_finite_array(name: str, values: object) -> None:
+    """Every entry of an array (NumPy, a list of rows) is finite: no NaN, no infinity.
+
+    >>> check_finite_array("weights", [[0.5, float("nan")]])
+    Traceback (most recent call last):
+    ValueError: weights holds NaN or infinite values; only finite values are allowed
+    """
+    import numpy as np  # here, not at the top: only this check needs it
+
+    if not np.isfinite(np.asarray(values, dtype=float)).all():
+        raise ValueError(f"{name} holds NaN or infinite values; only finite values are allowed")
+
+
+def check_not_nan(name: str, value: torch.Tensor) -> None:
+    """A model's output tensor holds no NaN (-inf is allowed: a masked logit).
+
+    >>> check_not_nan("logits", torch.tensor([0.0, float("nan")]))
+    Traceback (most recent call last):
+    ValueError: logits hold NaN: the model's outputs are NaN (did training diverge?)
+    """
+    if value.dtype.is_floating_point and bool(torch.isnan(value).any()):
+        raise ValueError(f"{name} hold NaN: the model's outputs are NaN (did training diverge?)")
+
+
+def check_model_output(output: object) -> None:
+    """`output`, what model(*batch) returned, is (logits, loss) with a scalar tensor loss."""
+    loss = output[1] if isinstance(output, (tuple, list)) and len(output) == 2 else None
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        got = (
+            _what(output)
+            if not isinstance(output, (tuple, list))
+            else (
+                f"a {type(output).__name__} of {len(output)}"
+                + (f" whose loss is {_what(loss)}" if len(output) == 2 else "")
+            )
+        )
+        raise ValueError(f"model(*batch) must return (logits, loss) with a scalar loss, got {got}")
+
+
+def check_device(name: str, value: object) -> None:
+    """`value` is a torch.device or a name torch reads as one ('cpu', 'cuda:0', 'mps')."""
+    try:
+        torch.device(value)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"{name} must be a torch device such as 'cpu' or 'cuda', got {value!r}"
+        ) from None
+
+
+def check_device_available(name: str, value: object) -> None:
+    """`value` names a device that exists on this machine (lmbook.device() picks one)."""
+    check_device(name, value)
+    device = torch.device(value)  # type: ignore[arg-type]
+    available = {
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }.get(device.type, True)
+    if not available:
+        raise ValueError(
+            f"{name}={value!r} but this machine has no {device.type.upper()} device; "
+            "use device=lmbook.device(), which picks the best one available"
+        )
+
+
+def check_cache_batch(caches: Sequence[Any] | None, batch_size: int) -> None:
+    """Each layer's cached (k, v), (B, n_head, T_past, d_k), is for `batch_size` rows."""
+    if caches is None:
+        return
+    cached = caches[0][0].size(0)
+    if cached != batch_size:
+        raise ValueError(
+            f"caches hold {cached} sequences but idx has {batch_size} rows: pass the caches "
+            "the previous step returned for this batch (or None to start again)"
+        )

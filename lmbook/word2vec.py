@@ -37,6 +37,7 @@ from lmbook.validate import (
     check_in_vocabulary,
     check_int,
     check_min_count,
+    check_nonzero,
     check_number,
     check_one_vector_per_word,
     check_same_length,
@@ -149,6 +150,7 @@ def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
 def noise_distribution(counts: np.ndarray, exponent: float = 0.75) -> torch.Tensor:
     """The noise distribution P_n(w) ∝ count(w)^exponent, as float64 probabilities."""
     check_counts(counts)
+    check_number("exponent", exponent)
     weights = torch.as_tensor(np.asarray(counts), dtype=torch.float64) ** exponent
     return weights / weights.sum()
 
@@ -379,11 +381,13 @@ class VectorSpace:
 
     def most_similar(self, word: str, topn: int = 10) -> list[tuple[str, float]]:
         """The topn words most similar (by cosine) to `word`, itself excluded."""
+        check_int("topn", topn)
         i = self._id(word)
         return self._nearest(self.unit[i], {i}, topn)
 
     def analogy(self, a: str, b: str, c: str, topn: int = 1) -> list[tuple[str, float]]:
         """a is to b as c is to ? (3CosAdd): the x ∉ {a, b, c} nearest to b - a + c."""
+        check_int("topn", topn)
         i, j, k = self._id(a), self._id(b), self._id(c)
         query = self.unit[j] - self.unit[i] + self.unit[k]  # b - a + c
         return self._nearest(query, {i, j, k}, topn)
@@ -434,6 +438,7 @@ class WordVectors(VectorSpace):
         from scipy.stats import spearmanr  # imported here: only evaluation needs SciPy
 
         pairs = read_word_pairs(path)
+        check_nonzero(pairs, f"path {path!r} holds no word pairs")
         known = [(a, b, score) for a, b, score in pairs if a in self and b in self]
         ours = [self.similarity(a, b) for a, b, _ in known]
         human = [score for _, _, score in known]
@@ -444,6 +449,7 @@ class WordVectors(VectorSpace):
     def evaluate_analogies(self, path: str, batch_size: int = 4096) -> dict[str, float]:
         """3CosAdd accuracy on questions-words.txt, over questions of known words."""
         questions = read_analogies(path)
+        check_nonzero(questions, f"path {path!r} holds no analogy questions")
         known = [q for q in questions if all(w in self for w in q)]
         n = len(known)
         total = len(questions)

@@ -20,8 +20,8 @@ def test_row_fields_and_bits() -> None:
     ("args", "kwargs", "message"),
     [
         (("", 1.0), {"chapter": 1}, "model"),
-        (("m", float("nan")), {"chapter": 1}, "finite"),
-        (("m", -1.0), {"chapter": 1}, "negative"),
+        (("m", float("nan")), {"chapter": 1}, r"nats_per_char must be a number >= 0, got nan"),
+        (("m", -1.0), {"chapter": 1}, r"nats_per_char must be a number >= 0, got -1.0"),
         (("m", 1.0), {"chapter": 0}, "chapter"),
         (("m", 1.0), {"chapter": 1, "split": "train"}, "split"),
         (("m", 1.0), {"chapter": 1, "params": -3}, "params"),
@@ -84,3 +84,12 @@ def test_a_number_quoted_from_another_chapter_equals_its_row(quoting, name, sour
         f"{quoting} quotes {name} = {found[0]}, {source}'s row says "
         f"{rows[0]['nats_per_char']}: update the constant"
     )
+
+
+def test_numpy_and_tensor_numbers_are_numbers() -> None:
+    import numpy as np
+    import torch
+
+    row = leaderboard_row("m", np.float32(1.5), chapter=np.int64(3), params=torch.tensor(5))
+    assert row["nats_per_char"] == 1.5 and row["chapter"] == 3 and row["params"] == 5
+    assert type(row["chapter"]) is int and type(row["params"]) is int

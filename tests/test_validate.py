@@ -795,3 +795,43 @@ def test_chapter_8_checks() -> None:
     check_two_models(model, nn.Linear(2, 2))
     with pytest.raises(ValueError, match="one model"):
         check_two_models(model, model)
+
+
+def test_issue15_checks() -> None:
+    from unittest import mock
+
+    from lmbook.validate import (
+        check_cache_batch,
+        check_device,
+        check_device_available,
+        check_finite_array,
+        check_model_output,
+        check_not_nan,
+    )
+
+    check_finite_array("weights", [[0.5, 0.5]])
+    with pytest.raises(ValueError, match="weights holds NaN or infinite values"):
+        check_finite_array("weights", np.array([[0.5, np.inf]]))
+    check_not_nan("logits", torch.tensor([0.0, -math.inf]))  # a masked logit is fine
+    with pytest.raises(ValueError, match=r"logits hold NaN: .*did training diverge"):
+        check_not_nan("logits", torch.tensor([0.0, math.nan]))
+    check_model_output((torch.zeros(2), torch.tensor(1.0)))
+    for bad in (torch.zeros(2), (torch.zeros(2),), (torch.zeros(2), None), (1, torch.ones(2))):
+        with pytest.raises(ValueError, match=r"model\(\*batch\) must return \(logits, loss\)"):
+            check_model_output(bad)
+    check_device_available("device", "cpu")
+    check_device("device", "cuda:1")  # a name torch reads, whether or not it is here
+    with pytest.raises(ValueError, match="device must be a torch device .* got 3.5"):
+        check_device("device", 3.5)
+    with pytest.raises(ValueError, match="device must be a torch device .* got 'gpu'"):
+        check_device_available("device", "gpu")
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        with pytest.raises(ValueError, match=r"device='cuda' but .* no CUDA .*lmbook\.device\(\)"):
+            check_device_available("device", "cuda")
+    kv = [(torch.zeros(2, 1, 3, 4), torch.zeros(2, 1, 3, 4))]
+    check_cache_batch(None, 5)
+    check_cache_batch(kv, 2)
+    with pytest.raises(ValueError, match="caches hold 2 sequences but idx has 3 rows"):
+        check_cache_batch(kv, 3)
+    with pytest.raises(ValueError, match="src holds ids from 0 to 11; .* 0 … 10"):
+        check_token_ids(torch.tensor([[0, 11]]), vocab_size=11, name="src")
