@@ -16,10 +16,11 @@ character.
 - lmbook: `lmbook.transformer.GPT` (fused attention, GPT-2 initialisation) trained by
   `lmbook.training.train` with the recipe: AdamW on `param_groups(model, 0.1)`, betas
   (0.9, 0.95), lr 2e-3 with `warmup_cosine_schedule` (5% warm-up), clipping at 1.0, and
-  bf16 autocast and `torch.compile` where `--amp` / `--compile` say (default: on for CUDA,
-  off for the CPU, where compile gave no speed-up). The cosine needs a step count, so
-  the seconds per step are measured first (2 untimed steps, then 10 timed, on the same
-  model, whose weights are then restored) and steps = budget / seconds per step.
+  16-bit autocast (`mixed_precision`) and `torch.compile` where `--amp` / `--compile`
+  say (default: on for CUDA, off for the CPU, where compile gave no speed-up). The
+  cosine needs a step count, so the seconds per step are measured first (2 untimed
+  steps, then 10 timed, on the same model, whose weights are then restored) and
+  steps = budget / seconds per step.
 - reference: `NaiveGPT`, written below: the same layout (pre-LN, learned positions, GELU
   MLP, tied embedding) with attention written out as softmax(QKᵀ/√d)V under a
   `masked_fill` causal mask, N(0, 0.02) initialisation (without GPT-2's scaled residual
@@ -62,7 +63,13 @@ import lmbook
 from lmbook.data import shakespeare
 from lmbook.execute import cpu_name
 from lmbook.text import Vocab, char_tokenize
-from lmbook.training import RandomWindows, param_groups, train, warmup_cosine_schedule
+from lmbook.training import (
+    RandomWindows,
+    mixed_precision,
+    param_groups,
+    train,
+    warmup_cosine_schedule,
+)
 from lmbook.transformer import GPT, GPTConfig
 
 TIE = 0.03  # tokens/s within 3%: neither is slower
@@ -198,7 +205,9 @@ def train_lmbook(
     )  # fmt: skip
     model = GPT(config).to(device)
     net = torch.compile(model) if args.compile else model
-    amp_dtype = torch.bfloat16 if args.amp else None
+    # the GPU's 16-bit type (bfloat16, or float16 with loss scaling on a T4); bfloat16
+    # when --amp is asked for on a CPU
+    amp_dtype = (mixed_precision(device) or torch.bfloat16) if args.amp else None
 
     def optimizer() -> torch.optim.Optimizer:
         groups = param_groups(model, args.weight_decay)
@@ -389,7 +398,7 @@ def main() -> int:
     print(
         f"{hardware}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
         f"Python {platform.python_version()}; device {device}, lmbook "
-        f"{'bf16 autocast' if args.amp else 'float32'}{', compiled' if args.compile else ''}, "
+        f"{'16-bit autocast' if args.amp else 'float32'}{', compiled' if args.compile else ''}, "
         f"reference float32; load average {os.getloadavg()[0]:.2f}"
     )
 

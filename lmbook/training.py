@@ -355,13 +355,16 @@ def run_fingerprint(
     """
     import lmbook  # the version, and the mode
 
+    model = getattr(model, "_orig_mod", model)  # torch.compile's wrapper: the model
+    classes = sorted({type(m) for m in model.modules()}, key=lambda c: c.__qualname__)
     fingerprint = {
         "lmbook": lmbook.__version__,
         "mode": lmbook.mode(),
         "model": repr(model),
         "initial weights": _sha256_of(model.state_dict()),
-        "model code": _source_sha256(type(model)),
-        "training code": _source_sha256(train),
+        # the code of every module class in it: an edited Block cell is another run
+        "model code": _sha256_text(" ".join(_source_sha256(c) for c in classes)),
+        "training code": _sha256_text(inspect.getsource(inspect.getmodule(train))),
         "optimizer": type(optimizer).__name__ + repr(_group_settings(optimizer)),
         "schedule": _schedule_settings(scheduler),
         "data": repr(batches),
@@ -395,18 +398,23 @@ def _sha256_of(tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@functools.cache
 def _source_sha256(obj: Any) -> str:
-    """The sha256 of the source of obj's module; for a class defined in a notebook cell
-    (no module file), of its methods' sources; the name when no source is found."""
+    """The sha256 of obj's source (a class or a function); for a class whose source
+    cannot be found (one defined in a notebook cell), of its methods' sources."""
     try:
-        source = inspect.getsource(inspect.getmodule(obj))
+        source = inspect.getsource(obj)
     except (OSError, TypeError):
         parts = [getattr(obj, "__qualname__", repr(obj))]
-        for member in vars(obj).values() if isinstance(obj, type) else [obj]:
+        for member in vars(obj).values() if isinstance(obj, type) else []:
             with contextlib.suppress(OSError, TypeError):
                 parts.append(inspect.getsource(member))
         source = "\n".join(parts)
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
+    return _sha256_text(source)
 
 
 def _group_settings(optimizer: torch.optim.Optimizer) -> list[dict[str, Any]]:
@@ -427,10 +435,10 @@ def _schedule_settings(scheduler: Any | None) -> str:
     state = {k: v for k, v in scheduler.state_dict().items() if k not in moving}
     lambdas = getattr(scheduler, "lr_lambdas", [])
     state.pop("lr_lambdas", None)
-    state["multipliers"] = [
-        f"{f.func.__qualname__}{sorted(f.keywords.items())}"
+    state["multipliers"] = [  # the function (and its code) and its settings
+        f"{f.func.__qualname__}:{_source_sha256(f.func)}{sorted(f.keywords.items())}"
         if isinstance(f, functools.partial)
-        else getattr(f, "__qualname__", type(f).__name__)
+        else f"{getattr(f, '__qualname__', type(f).__name__)}:{_source_sha256(f)}"
         for f in lambdas
     ]
     return type(scheduler).__name__ + repr(state)
@@ -472,9 +480,11 @@ def mixed_precision(device: torch.device | str) -> torch.dtype | None:
     device = torch.device(device)
     if device.type != "cuda":
         return None
-    if torch.cuda.is_bf16_supported(including_emulation=False):
-        return torch.bfloat16
-    return torch.float16
+    try:
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch < 2.4 has no including_emulation and does not emulate
+        native = torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if native else torch.float16
 
 
 def train(

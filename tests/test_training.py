@@ -3,6 +3,7 @@ the recipe's parts (groups, schedule, random windows, accumulation, AMP, checkpo
 what they say."""
 
 import copy
+import functools
 import io
 import itertools
 import math
@@ -17,10 +18,12 @@ import lmbook
 from lmbook.training import (
     RandomWindows,
     count_parameters,
+    fingerprint_differences,
     load_checkpoint,
     mean_loss,
     mixed_precision,
     param_groups,
+    run_fingerprint,
     save_checkpoint,
     to_device,
     train,
@@ -678,3 +681,55 @@ def test_a_float16_step_scales_the_loss_and_skips_steps_that_overflow(tmp_path):
     scaler.update()
     assert scaler.get_scale() == 2.0**15  # overflowed: the scale halved ...
     assert all(torch.equal(a, b) for a, b in zip(before, big.parameters(), strict=True))
+
+
+def test_the_fingerprint_covers_every_module_class_and_the_schedule_code():
+    def make(block_class):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 3), block_class())
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        return model, optimizer
+
+    def forward_a(self, x):
+        return self.linear(x)
+
+    def forward_b(self, x):  # an edited cell: the same weights, other code
+        return x + self.linear(x)
+
+    def block_class(forward):
+        return type("Block", (nn.Module,), {"__init__": block_init, "forward": forward})
+
+    def block_init(self):
+        nn.Module.__init__(self)
+        self.linear = nn.Linear(3, 3)
+
+    model_a, optimizer_a = make(block_class(forward_a))
+    model_b, optimizer_b = make(block_class(forward_b))
+    a = run_fingerprint(model_a, [], optimizer_a)
+    b = run_fingerprint(model_b, [], optimizer_b)
+    assert a["initial weights"] == b["initial weights"] and a["model"] == b["model"]
+    assert [line.split(":")[0] for line in fingerprint_differences(a, b)] == ["model code"]
+
+    # torch.compile wraps the model: the fingerprint is the model's, not the wrapper's
+    model, optimizer = make(block_class(forward_a))
+    assert run_fingerprint(torch.compile(model), [], optimizer) == run_fingerprint(
+        model, [], optimizer
+    )
+
+    # a schedule's function is fingerprinted by its code too, not only its name
+    def multiplier_a(step, total):
+        return 1.0
+
+    def multiplier_b(step, total):
+        return 0.5
+
+    multiplier_b.__qualname__ = multiplier_a.__qualname__
+    model, optimizer = make(block_class(forward_a))
+    with_a = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(multiplier_a, total=3))
+    fingerprint_a = run_fingerprint(model, [], optimizer, with_a)
+    model, optimizer = make(block_class(forward_a))
+    with_b = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(multiplier_b, total=3))
+    fingerprint_b = run_fingerprint(model, [], optimizer, with_b)
+    assert [d.split(":")[0] for d in fingerprint_differences(fingerprint_a, fingerprint_b)] == [
+        "schedule"
+    ]
