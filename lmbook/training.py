@@ -85,12 +85,16 @@ def count_parameters(model: nn.Module) -> int:
 def to_device(batch: Any, device: torch.device | str) -> Any:
     """The batch with every tensor in it (also inside tuples, lists and dicts) on device."""
     check_device("device", device)
+    return _to_device(batch, device)
+
+
+def _to_device(batch: Any, device: torch.device | str) -> Any:
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, (tuple, list)):
-        return type(batch)(to_device(b, device) for b in batch)
+        return type(batch)(_to_device(b, device) for b in batch)
     if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
+        return {k: _to_device(v, device) for k, v in batch.items()}
     return batch
 
 
@@ -618,7 +622,7 @@ def train(
         for _ in range(accumulate):  # the gradients of `accumulate` batches add up
             epoch, batch = next(stream)
             with autocast():  # mixed precision for the forward pass only
-                output = model(*to_device(batch, device))
+                output = model(*_to_device(batch, device))  # device checked above
             check_model_output(output)  # (logits, scalar loss)
             _, loss = output
             # the mean over the batches, as for one big batch (scaled up for float16)

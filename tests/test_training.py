@@ -550,17 +550,24 @@ def test_save_and_load_checkpoint_round_trip_and_fail_clearly(tmp_path):
               resume=True, progress=False)  # fmt: skip
 
 
+def resume_like_gpt_run(path, lr=3e-2, ids=None, **kwargs):
+    """gpt_like_run's model, optimiser, schedule and windows, resumed from path for 6
+    steps, with one setting changed by the arguments."""
+    torch.manual_seed(0)
+    model = TinyLM()
+    optimizer = torch.optim.AdamW(param_groups(model, weight_decay=0.1), lr=lr)
+    schedule = warmup_cosine_schedule(optimizer, warmup_steps=3, total_steps=10)
+    windows = RandomWindows(text_ids() if ids is None else ids, 3, 5, seed=7)
+    train(model, windows, optimizer, steps=6, device="cpu", scheduler=schedule,
+          accumulate=2, checkpoint=path, resume=True, progress=False,
+          **{"clip": 1.0} | kwargs)  # fmt: skip
+
+
 def test_resuming_refuses_a_checkpoint_of_another_run_and_names_each_difference(tmp_path):
     path = tmp_path / "run.pt"
     gpt_like_run(tmp_path, 4, seed=0, checkpoint=path, checkpoint_every=2)
     with pytest.raises(ValueError) as refused:  # another learning rate
-        torch.manual_seed(0)
-        model = TinyLM()
-        optimizer = torch.optim.AdamW(param_groups(model, weight_decay=0.1), lr=1e-3)
-        schedule = warmup_cosine_schedule(optimizer, warmup_steps=3, total_steps=10)
-        train(model, RandomWindows(text_ids(), batch_size=3, block_size=5, seed=7),
-              optimizer, steps=6, device="cpu", clip=1.0, scheduler=schedule, accumulate=2,
-              checkpoint=path, resume=True, progress=False)  # fmt: skip
+        resume_like_gpt_run(path, lr=1e-3)
     message = str(refused.value)
     assert str(path) in message and "optimizer:" in message and "0.03" in message
     assert "initial weights" not in message  # the same seed: only the rate differs
@@ -568,39 +575,29 @@ def test_resuming_refuses_a_checkpoint_of_another_run_and_names_each_difference(
         ({"clip": 0.5}, "clip"),
         ({"fingerprint": {"data": "other plays"}}, "data"),
         ({"amp_dtype": torch.bfloat16}, "amp_dtype"),
+        ({"ids": text_ids().flip(0)}, "data ids"),  # the same shapes, other ids
     ]:
         with pytest.raises(ValueError, match=f"(?s)made by another run.*{name}"):
-            run_kwargs = {"clip": 1.0} | changed
-            torch.manual_seed(0)
-            model = TinyLM()
-            optimizer = torch.optim.AdamW(param_groups(model, weight_decay=0.1), lr=3e-2)
-            schedule = warmup_cosine_schedule(optimizer, warmup_steps=3, total_steps=10)
-            train(model, RandomWindows(text_ids(), batch_size=3, block_size=5, seed=7),
-                  optimizer, steps=6, device="cpu", scheduler=schedule, accumulate=2,
-                  checkpoint=path, resume=True, progress=False, **run_kwargs)  # fmt: skip
+            resume_like_gpt_run(path, **changed)
     # Smoke and full mode never share a checkpoint.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LMBOOK_SMOKE", "0" if lmbook.mode() == "smoke" else "1")
         with pytest.raises(ValueError, match=r"(?s)made by another run.*mode"):
             gpt_like_run(tmp_path, 6, seed=0, checkpoint=path, resume=True)
-    # Other data: the same shapes, other ids.
-    torch.manual_seed(0)
-    model = TinyLM()
-    optimizer = torch.optim.AdamW(param_groups(model, weight_decay=0.1), lr=3e-2)
-    with pytest.raises(ValueError, match=r"(?s)made by another run.*data ids"):
-        other_ids = text_ids().flip(0)
-        train(model, RandomWindows(other_ids, batch_size=3, block_size=5, seed=7),
-              optimizer, steps=6, device="cpu", clip=1.0, accumulate=2,
-              scheduler=warmup_cosine_schedule(optimizer, warmup_steps=3, total_steps=10),
-              checkpoint=path, resume=True, progress=False)  # fmt: skip
 
 
-def test_a_damaged_checkpoint_is_refused_by_name(tmp_path):
+def saved_tiny_run(path):
+    """A TinyLM, its AdamW, and a checkpoint of them at step 1 saved to path."""
     torch.manual_seed(0)
     model = TinyLM()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    path = tmp_path / "good.pt"
     save_checkpoint(path, model, optimizer, step=1, history=[])
+    return model, optimizer
+
+
+def test_a_damaged_checkpoint_is_refused_by_name(tmp_path):
+    path = tmp_path / "good.pt"
+    model, optimizer = saved_tiny_run(path)
     data = path.read_bytes()
     cases = {
         "empty.pt": (b"", "is empty"),
@@ -629,11 +626,8 @@ def test_a_damaged_checkpoint_is_refused_by_name(tmp_path):
 
 
 def test_a_failed_save_leaves_the_old_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
-    torch.manual_seed(0)
-    model = TinyLM()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     path = tmp_path / "run.pt"
-    save_checkpoint(path, model, optimizer, step=1, history=[])
+    model, optimizer = saved_tiny_run(path)
     before = path.read_bytes()
 
     def broken_fsync(fd):
