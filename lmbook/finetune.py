@@ -4,12 +4,17 @@ Chapter 7 builds this module. `hidden_states` reads what a GPT computes before i
 language-model head; chapter 10 reuses it for passage embeddings. `GPTClassifier` puts a
 linear head on a GPT body for passage classification (from scratch, fine-tuned, or with
 the body frozen), `encode_passages` and `PassageBatches` feed it, `predict` reads it.
+
+For the chapter's rebuild (issue 17): `standardise_head` puts the head on features
+standardised on the training passages (`StandardisedLinear`), `fine_tune_classifier` is
+the chapter's recipe as one call, and `probe_then_fine_tune` is LP-FT (Kumar et al.,
+2022): the head fitted with the body frozen, then body and head fine-tuned together.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -17,12 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmbook.text import Vocab
-from lmbook.training import param_groups
+from lmbook.training import param_groups, train, warmup_cosine_schedule
 from lmbook.transformer import GPT
 from lmbook.validate import (
     check_choice,
     check_class_ids,
     check_class_weights,
+    check_features,
     check_int,
     check_number,
     check_padded_ids,
@@ -230,3 +236,139 @@ def classifier_param_groups(
         for group in param_groups(part, weight_decay)
         if group["params"]
     ]
+
+
+# --- the rebuild of chapter 7: a head on standardised features, LP-FT -----------------
+
+
+class StandardisedLinear(nn.Linear):
+    """Linear(C, K) on standardised features: W (x - mean) / std + b.
+
+    mean and std (C,) are buffers, not parameters: `fit(x)` sets them from training
+    features x (N, C), so that what the weights read has mean 0 and standard deviation
+    1 on those features (as the chapter's probe standardises before its logistic
+    regression). Unfitted, mean = 0 and std = 1: a plain Linear.
+    """
+
+    def __init__(self, in_features: int, out_features: int, eps: float = 1e-5) -> None:
+        super().__init__(in_features, out_features)
+        self.eps = eps  # keeps a feature that never varies from dividing by 0
+        self.register_buffer("mean", torch.zeros(in_features))
+        self.register_buffer("std", torch.ones(in_features))
+
+    @torch.no_grad()
+    def fit(self, x: torch.Tensor) -> StandardisedLinear:
+        """Set mean and std (C,) to those of the training features x (N, C)."""
+        check_features("x", x, self.in_features)
+        self.mean.copy_(x.mean(dim=0))
+        self.std.copy_(x.std(dim=0) + self.eps)
+        return self
+
+    def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        """(x - mean) / std, feature by feature: (..., C) -> (..., C)."""
+        return (x - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (..., C) -> logits (..., K)."""
+        return super().forward(self.standardise(x))
+
+
+def standardise_head(
+    model: GPTClassifier, ids: torch.Tensor, batch_size: int = 64
+) -> GPTClassifier:
+    """Put model's head on standardised features, fitted on the passages ids (N, T).
+
+    The new head is a StandardisedLinear with the old head's weight and bias, and the
+    mean and std of the pooled features that the body computes for ids now (fit it on
+    the training passages only). Returns the model, changed in place.
+    """
+    check_type("model", model, GPTClassifier, "a GPTClassifier")
+    old = model.head
+    head = StandardisedLinear(old.in_features, old.out_features)
+    head = head.to(device=old.weight.device, dtype=old.weight.dtype)
+    head.load_state_dict(old.state_dict(), strict=False)  # weight and bias
+    model.head = head.fit(passage_features(model, ids, batch_size))
+    return model
+
+
+def fine_tune_classifier(
+    model: GPTClassifier,
+    batches: Iterable,
+    *,
+    steps: int,
+    body_lr: float,
+    head_lr: float,
+    device: torch.device | str,
+    weight_decay: float = 0.1,
+    clip: float | None = 1.0,
+    warmup: float = 0.1,
+) -> list[dict[str, float]]:
+    """Train model's trainable parts for `steps` on batches; return the history.
+
+    The chapter's recipe: AdamW (betas 0.9, 0.95) on `classifier_param_groups` (the
+    body at body_lr, the head at head_lr; a frozen body is left out), a warm-up over
+    the first `warmup` share of the steps, then a cosine decay, clipping at `clip`.
+    """
+    check_number("warmup", warmup, low=0, high=1, high_open=True)
+    groups = classifier_param_groups(model, weight_decay, body_lr, head_lr)
+    optimizer = torch.optim.AdamW(groups, betas=(0.9, 0.95))
+    schedule = warmup_cosine_schedule(
+        optimizer, warmup_steps=max(1, int(warmup * steps)), total_steps=steps
+    )
+    return train(
+        model,
+        batches,
+        optimizer,
+        steps=steps,
+        device=device,
+        clip=clip,
+        scheduler=schedule,
+        progress=False,
+    )
+
+
+def probe_then_fine_tune(
+    model: GPTClassifier,
+    batches: Iterable,
+    *,
+    probe_steps: int,
+    tune_steps: int,
+    probe_lr: float,
+    body_lr: float,
+    head_lr: float,
+    device: torch.device | str,
+    **recipe: Any,
+) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """LP-FT (Kumar et al., 2022): a linear probe first, then fine-tune everything.
+
+    Phase 1 freezes the body and trains the head alone (probe_steps at probe_lr), so
+    the body's weights stay exactly as they were; phase 2 unfreezes it and trains body
+    and head together (tune_steps, the body at body_lr, lower than the head's head_lr),
+    starting from a head that already fits, so its first gradients do not distort the
+    pre-trained features. Both phases are `fine_tune_classifier` (recipe: its keyword
+    settings). Returns the two histories; the body is left trainable.
+    """
+    check_type("model", model, GPTClassifier, "a GPTClassifier")
+    check_int("probe_steps", probe_steps)
+    check_int("tune_steps", tune_steps)
+    model.freeze_body()
+    probe = fine_tune_classifier(
+        model,
+        batches,
+        steps=probe_steps,
+        body_lr=body_lr,
+        head_lr=probe_lr,
+        device=device,
+        **recipe,
+    )
+    model.freeze_body(False)
+    tune = fine_tune_classifier(
+        model,
+        batches,
+        steps=tune_steps,
+        body_lr=body_lr,
+        head_lr=head_lr,
+        device=device,
+        **recipe,
+    )
+    return probe, tune

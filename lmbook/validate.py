@@ -1306,3 +1306,23 @@ def check_cache_batch(caches: Sequence[Any] | None, batch_size: int) -> None:
             f"caches hold {cached} sequences but idx has {batch_size} rows: pass the caches "
             "the previous step returned for this batch (or None to start again)"
         )
+
+
+# --- chapter 7 rebuild: standardised heads, masked language models, Hugging Face ---------
+
+
+def check_features(name: str, x: object, n_features: int) -> None:
+    """`x` is a finite floating (N, C) tensor of N >= 2 examples of C = n_features.
+
+    >>> check_features("x", torch.zeros(1, 3), 3)
+    Traceback (most recent call last):
+    ValueError: x holds 1 example: a mean and a standard deviation need at least 2
+    """
+    check_tensor(name, x, ndim=2, integer=False, shape="(N, C)")
+    if x.size(1) != n_features:
+        raise ValueError(f"{name} must have {n_features} features (C), got {x.size(1)}")
+    if len(x) < 2:
+        raise ValueError(
+            f"{name} holds {len(x)} example: a mean and a standard deviation need at least 2"
+        )
+    check_finite(name, x)

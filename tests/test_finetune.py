@@ -1,19 +1,28 @@
 """lmbook.finetune: hidden states and the classifier built on a pre-trained GPT."""
 
+import math
+from collections import Counter
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+from lmbook import finetune
 from lmbook.finetune import (
     PAD_ID,
     GPTClassifier,
     PassageBatches,
+    StandardisedLinear,
     classifier_param_groups,
     encode_passages,
+    fine_tune_classifier,
     hidden_states,
     passage_features,
     predict,
+    probe_then_fine_tune,
+    standardise_head,
 )
+from lmbook.metrics import macro_f1
 from lmbook.text import Vocab
 from lmbook.training import train
 from lmbook.transformer import GPT, GPTConfig
@@ -215,6 +224,146 @@ def test_classifier_param_groups_give_the_body_and_head_their_rates():
     ]
     with pytest.raises(ValueError, match="head_lr must be a number > 0"):
         classifier_param_groups(model, 0.1, 1e-3, 0)
+
+
+def test_a_standardised_head_reads_features_of_mean_0_and_std_1():
+    torch.manual_seed(0)
+    model = GPTClassifier(tiny_gpt(), n_classes=3)
+    x = torch.randint(0, 11, (40, 6))
+    x[::4, 3:] = PAD_ID
+    raw = passage_features(model, x)  # (40, 8): a GPT's pooled states are not centred
+    assert raw.mean(dim=0).abs().max() > 0.05 or (raw.std(dim=0) - 1).abs().max() > 0.5
+    weight = model.head.weight.clone()
+    standardise_head(model, x, batch_size=16)
+    assert isinstance(model.head, StandardisedLinear)
+    assert torch.equal(model.head.weight, weight)  # the same weights, a new input
+    z = model.head.standardise(raw)
+    torch.testing.assert_close(z.mean(dim=0), torch.zeros(8), rtol=0, atol=1e-5)
+    torch.testing.assert_close(z.std(dim=0), torch.ones(8), rtol=0, atol=1e-3)
+    with torch.no_grad():  # the forward pass reads the standardised features
+        logits, _ = model.eval()(x)
+    torch.testing.assert_close(logits, z @ weight.T + model.head.bias, rtol=0, atol=1e-5)
+    assert torch.equal(predict(model, x), logits.argmax(-1))
+    assert {"head.mean", "head.std"} <= set(model.state_dict())  # saved, not trained
+    assert {n for n, _ in model.head.named_parameters()} == {"weight", "bias"}
+
+
+def test_a_standardised_head_refuses_features_it_cannot_fit():
+    head = StandardisedLinear(4, 2)
+    with pytest.raises(ValueError, match="x must have 4 features"):
+        head.fit(torch.randn(5, 3))
+    with pytest.raises(ValueError, match="x holds 1 example"):
+        head.fit(torch.randn(1, 4))
+    with pytest.raises(TypeError, match=r"x must be a floating-point tensor \(N, C\)"):
+        head.fit(torch.ones(5, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="x holds NaN or infinite values"):
+        head.fit(torch.tensor([[0.0, 1, 2, 3], [math.nan, 1, 2, 3]]))
+    with pytest.raises(TypeError, match="model must be a GPTClassifier"):
+        standardise_head(tiny_gpt(), torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_lp_ft_probes_with_the_body_frozen_then_tunes_it(monkeypatch):
+    torch.manual_seed(0)
+    model = GPTClassifier.from_pretrained(tiny_gpt(), n_classes=2)
+    x = torch.randint(1, 11, (32, 6))
+    y = (x == 10).any(dim=1).long()
+    snapshots = []  # the body's weights after each phase
+
+    def recorded(model, batches, **settings):
+        history = fine_tune_classifier(model, batches, **settings)
+        snapshots.append(({k: v.clone() for k, v in model.body.state_dict().items()}, settings))
+        return history
+
+    monkeypatch.setattr(finetune, "fine_tune_classifier", recorded)
+    body = {k: v.clone() for k, v in model.body.state_dict().items()}
+    head = model.head.weight.clone()
+    probe, tune = probe_then_fine_tune(
+        model,
+        PassageBatches(x, y, 8),
+        probe_steps=6,
+        tune_steps=6,
+        probe_lr=1e-2,
+        body_lr=1e-3,
+        head_lr=1e-2,
+        device="cpu",
+    )
+    (after_probe, probe_settings), (after_tune, tune_settings) = snapshots
+    assert all(torch.equal(after_probe[k], body[k]) for k in body)  # bit for bit
+    assert not torch.equal(model.head.weight, head)
+    changed = [k for k in body if not torch.equal(after_tune[k], body[k])]
+    assert "blocks.0.attn.W_q.weight" in changed and "tok_emb.weight" in changed
+    assert (probe_settings["head_lr"], tune_settings["body_lr"]) == (1e-2, 1e-3)
+    assert probe[-1]["step"] == tune[-1]["step"] == 6
+    assert all(p.requires_grad for p in model.parameters())
+    with pytest.raises(ValueError, match="probe_steps must be an int >= 1"):
+        probe_then_fine_tune(
+            model,
+            PassageBatches(x, y, 8),
+            probe_steps=0,
+            tune_steps=1,
+            probe_lr=1e-2,
+            body_lr=1e-3,
+            head_lr=1e-2,
+            device="cpu",
+        )
+    with pytest.raises(ValueError, match=r"warmup must be a number in \[0, 1\)"):
+        fine_tune_classifier(
+            model,
+            PassageBatches(x, y, 8),
+            steps=1,
+            body_lr=1e-3,
+            head_lr=1e-2,
+            device="cpu",
+            warmup=1.0,
+        )
+
+
+def test_a_classifier_that_cannot_read_its_labels_collapses_onto_the_prior():
+    """Chapter 7's falling from-scratch curve, in miniature (issue 17).
+
+    The labels are random, so nothing the body can learn predicts them. With a few
+    passages and many passes, the model memorises them: its logits stay spread and its
+    answers spread over the classes (chance, 1/K, give or take). With many passages
+    seen about twice, it cannot, and the class-weighted loss is lowest for the
+    balanced prior: the body and head drive every passage's logits to the same
+    values, and the argmax of near-constant logits piles onto a few classes, which
+    macro-F1 scores below chance. The chapter's rule gives more labels more steps,
+    so the collapse deepens as the labels grow. Same recipe as the chapter's.
+    """
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(1, 20, (3000, 24), generator=g)
+    y = torch.randint(0, 4, (3000,), generator=g)
+    config = GPTConfig(vocab_size=20, block_size=24, n_layer=2, n_head=2, n_embd=16)
+    spread, top_share, loss, f1 = {}, {}, {}, {}
+    for n in (64, 2000):
+        steps = max(40, math.ceil(2 * n / 16))  # two passes, at least 40 steps
+        torch.manual_seed(0)
+        counts = torch.bincount(y[:n], minlength=4).float()
+        model = GPTClassifier(GPT(config), 4, class_weights=n / (4 * counts))
+        history = fine_tune_classifier(
+            model,
+            PassageBatches(x[:n], y[:n], 16),
+            steps=steps,
+            body_lr=3e-3,
+            head_lr=1e-1,
+            device="cpu",
+        )
+        with torch.no_grad():
+            logits = model.head(passage_features(model, x[2000:]))  # (1000, 4)
+        answers = Counter(answers_of(logits))
+        spread[n] = logits.std(dim=0).mean().item()  # across passages
+        top_share[n] = max(answers.values()) / 1000
+        loss[n] = history[-1]["loss"]
+        f1[n] = macro_f1(y[2000:].tolist(), answers_of(logits), labels=range(4))
+    assert loss[64] < math.log(4) - 0.3  # memorised
+    assert loss[2000] > math.log(4) - 0.02  # no better than the prior
+    assert spread[2000] < spread[64] / 10
+    assert top_share[64] < 0.4 and top_share[2000] > 0.9
+    assert f1[2000] < 0.15 < f1[64]  # chance: 0.25, the labels balanced on average
+
+
+def answers_of(logits: torch.Tensor) -> list[int]:
+    return logits.argmax(dim=-1).tolist()
 
 
 def test_doctests():

@@ -835,3 +835,22 @@ def test_issue15_checks() -> None:
         check_cache_batch(kv, 3)
     with pytest.raises(ValueError, match="src holds ids from 0 to 11; .* 0 … 10"):
         check_token_ids(torch.tensor([[0, 11]]), vocab_size=11, name="src")
+
+
+# --- chapter 7 rebuild: standardised heads, masked language models, Hugging Face ---------
+
+
+def test_check_features_wants_two_or_more_finite_rows_of_c_features() -> None:
+    from lmbook.validate import check_features
+
+    check_features("x", torch.randn(2, 3), 3)
+    with pytest.raises(TypeError, match=r"x must be a floating-point tensor \(N, C\)"):
+        check_features("x", torch.zeros(4, 3, dtype=torch.long), 3)
+    with pytest.raises(TypeError, match=r"x must be a floating-point tensor \(N, C\)"):
+        check_features("x", torch.zeros(4), 3)
+    with pytest.raises(ValueError, match=r"x must have 3 features \(C\), got 2"):
+        check_features("x", torch.zeros(4, 2), 3)
+    with pytest.raises(ValueError, match="x holds 1 example: .* need at least 2"):
+        check_features("x", torch.zeros(1, 3), 3)
+    with pytest.raises(ValueError, match="x holds NaN or infinite values"):
+        check_features("x", torch.tensor([[0.0, 1.0], [math.inf, 0.0]]), 2)
