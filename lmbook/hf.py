@@ -28,8 +28,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from lmbook.encoder import Encoder
 from lmbook.transformer import GPT, GPTConfig
-from lmbook.validate import check_choice, check_type
+from lmbook.validate import check_choice, check_not_type, check_type
 
 # GPT-2's activation names (transformers' ACT2FN) -> the torch GELU they compute
 GELUS = {"gelu": "none", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}
@@ -40,6 +41,7 @@ def to_gpt2(model: GPT):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     check_type("model", model, GPT, "an lmbook GPT")
+    check_not_type("model", model, Encoder, "GPT-2 is causal; an Encoder reads both ways")
     c = model.config
     check_choice("model.config.positions", c.positions, ("learned",))  # GPT-2's kind
     check_choice("model.config.bias", c.bias, (True,))  # GPT-2 has every bias

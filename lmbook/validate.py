@@ -1326,3 +1326,39 @@ def check_features(name: str, x: object, n_features: int) -> None:
             f"{name} holds {len(x)} example: a mean and a standard deviation need at least 2"
         )
     check_finite(name, x)
+
+
+def check_mask_id(mask_id: object, vocab_size: object) -> None:
+    """`mask_id` is an int outside the `vocab_size` ordinary ids [0, vocab_size).
+
+    Random replacements are drawn from the ordinary ids, so the [MASK] id is an extra
+    one: for a Vocab of V tokens, mask_id=V and a model of vocab_size V + 1.
+
+    >>> check_mask_id(3, vocab_size=10)
+    Traceback (most recent call last):
+    ValueError: mask_id=3 is one of the 10 ordinary ids 0 … 9; the [MASK] id must be \
+another, such as 10 (a model with vocab_size 11 knows it)
+    """
+    check_int("vocab_size", vocab_size)
+    check_int("mask_id", mask_id, low=0)
+    if mask_id < vocab_size:
+        raise ValueError(
+            f"mask_id={mask_id} is one of the {vocab_size} ordinary ids 0 … {vocab_size - 1}; "
+            f"the [MASK] id must be another, such as {vocab_size} "
+            f"(a model with vocab_size {vocab_size + 1} knows it)"
+        )
+
+
+def check_masking_split(split: object) -> None:
+    """`split` is 3 shares >= 0 summing to 1: masked, random, unchanged (BERT: .8 .1 .1)."""
+    shares = list(split) if isinstance(split, (list, tuple)) else None
+    if shares is None or len(shares) != 3 or not all(is_number(s) for s in shares):
+        raise TypeError(f"split must be 3 numbers (masked, random, unchanged), got {split!r}")
+    if min(shares) < 0 or not math.isclose(sum(shares), 1.0):
+        raise ValueError(f"split must be 3 shares >= 0 that sum to 1, got {split!r}")
+
+
+def check_not_type(name: str, value: object, types: type | tuple[type, ...], why: str) -> None:
+    """`value` is not an instance of `types`; `why` says why it may not be."""
+    if isinstance(value, types):
+        raise TypeError(f"{name} must not be of type {type(value).__name__}: {why}")

@@ -107,6 +107,14 @@ def test_a_gpt_that_gpt2_cannot_hold_is_refused_by_name(changes, message):
         to_gpt2(small_gpt(**changes))
 
 
+def test_an_encoder_is_refused_since_gpt2_is_causal():
+    from lmbook.encoder import Encoder
+
+    encoder = Encoder(GPTConfig(vocab_size=37, block_size=24, n_layer=1, n_head=2, n_embd=8))
+    with pytest.raises(TypeError, match="model must not be of type Encoder: GPT-2 is causal"):
+        to_gpt2(encoder)
+
+
 def test_from_gpt2_refuses_what_is_not_a_gpt2():
     with pytest.raises(TypeError, match="hf_model"):
         from_gpt2(small_gpt())

@@ -854,3 +854,39 @@ def test_check_features_wants_two_or_more_finite_rows_of_c_features() -> None:
         check_features("x", torch.zeros(1, 3), 3)
     with pytest.raises(ValueError, match="x holds NaN or infinite values"):
         check_features("x", torch.tensor([[0.0, 1.0], [math.inf, 0.0]]), 2)
+
+
+def test_check_mask_id_wants_an_id_outside_the_ordinary_ones() -> None:
+    from lmbook.validate import check_mask_id
+
+    check_mask_id(10, 10)
+    check_mask_id(np.int64(12), 10)
+    with pytest.raises(ValueError, match=r"mask_id=9 is one of the 10 ordinary ids 0 … 9"):
+        check_mask_id(9, 10)
+    with pytest.raises(ValueError, match="such as 10 .*vocab_size 11"):
+        check_mask_id(0, 10)
+    with pytest.raises(ValueError, match="mask_id must be an int >= 0, got -1"):
+        check_mask_id(-1, 10)
+    with pytest.raises(ValueError, match="vocab_size must be an int >= 1, got 0"):
+        check_mask_id(3, 0)
+
+
+def test_check_masking_split_wants_three_shares_summing_to_one() -> None:
+    from lmbook.validate import check_masking_split
+
+    check_masking_split((0.8, 0.1, 0.1))
+    check_masking_split([1, 0, 0])
+    for bad in ((0.8, 0.2), "abc", (0.8, "0.1", 0.1), None):
+        with pytest.raises(TypeError, match="split must be 3 numbers"):
+            check_masking_split(bad)
+    for bad in ((0.8, 0.1, 0.2), (1.2, -0.1, -0.1)):
+        with pytest.raises(ValueError, match="split must be 3 shares >= 0 that sum to 1"):
+            check_masking_split(bad)
+
+
+def test_check_not_type_refuses_the_named_type_with_its_reason() -> None:
+    from lmbook.validate import check_not_type
+
+    check_not_type("model", torch.nn.Linear(2, 2), torch.nn.Conv1d, "why")
+    with pytest.raises(TypeError, match="model must not be of type Linear: it is linear"):
+        check_not_type("model", torch.nn.Linear(2, 2), torch.nn.Linear, "it is linear")

@@ -1,0 +1,222 @@
+"""A BERT-style encoder: chapter 6's blocks without the causal mask, trained to fill in.
+
+Chapter 7's rebuild pre-trains it on the same plays at the same budget as the GPT, to
+compare the two bodies under the same classifier. Everything but the attention mask is
+chapter 6's: `SelfAttention` is chapter 5's multi-head attention with query = key =
+value = x and no causal mask, `EncoderBlock` is chapter 6's `Block` with it, and
+`Encoder` is the `GPT` with those blocks, so its embeddings, final LayerNorm and tied
+head are the GPT's, and `lmbook.finetune.hidden_states` reads it as it reads a GPT.
+
+The objective is BERT's masked language model (Devlin et al., 2019): choose 15% of the
+positions; replace 80% of them by a `[MASK]` id, 10% by a random id, leave 10% as they
+are; predict the original id at the chosen positions only. `mask_tokens` corrupts a
+batch, `MaskedWindows` serves corrupted random windows of a text, with the targets of
+unchosen positions set to `IGNORE_INDEX`, so `lmbook.training.train` trains it
+unchanged. The `[MASK]` id is one past the ordinary ids: for a `Vocab` of V tokens,
+`GPTConfig(vocab_size=V + 1, ...)` and `mask_id=V`::
+
+    >>> from lmbook.transformer import GPTConfig
+    >>> text = torch.randint(0, 20, (1_000,))                       # ids of a corpus
+    >>> model = Encoder(GPTConfig(vocab_size=21, block_size=16, n_layer=2, n_head=2,
+    ...                           n_embd=16))
+    >>> batches = MaskedWindows(text, batch_size=4, block_size=16, mask_id=20,
+    ...                         vocab_size=20)
+    >>> inputs, targets = next(iter(batches))                        # (B, T) each
+    >>> logits, loss = model(inputs, targets)        # scored where targets != -100
+
+`EncoderClassifier` is chapter 7's `GPTClassifier` on an encoder: since every position
+reads every other, it keeps the padding out of the attention, not only out of the
+pooling. An encoder reads the whole text at once: it neither generates nor scores
+next tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lmbook.attention import MultiHeadAttention
+from lmbook.finetune import PAD_ID, GPTClassifier, pool_states
+from lmbook.training import RandomWindows
+from lmbook.transformer import GPT, Block, GPTConfig
+from lmbook.validate import (
+    check_mask_id,
+    check_masking_split,
+    check_padded_ids,
+    check_probability,
+    check_same_shape,
+    check_tensor,
+    check_token_ids,
+    check_type,
+)
+
+IGNORE_INDEX = -100  # a target cross-entropy skips (torch's default ignore_index)
+
+
+class SelfAttention(MultiHeadAttention):
+    """Chapter 5's multi-head attention with query = key = value = x, unmasked.
+
+    Every position reads every position, before and after it, except padding: `real`
+    (B, T) is False where a passage has ended. Dropout on the output, as in chapter 6.
+    """
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True) -> None:
+        super().__init__(n_embd, n_head, dropout=dropout, bias=bias)  # W_q, W_k, W_v, W_o
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, real: Tensor | None = None) -> Tensor:
+        """x (B, T, C) -> (B, T, C); no query reads a key where real (B, T) is False."""
+        y, _ = super().forward(x, x, x, padding_mask=real)
+        return self.resid_dropout(y)
+
+
+class EncoderBlock(Block):
+    """Chapter 6's pre-LayerNorm block with SelfAttention: no causal mask, no cache."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__(config)
+        self.attn = SelfAttention(config.n_embd, config.n_head, config.dropout, config.bias)
+
+    def forward(self, x: Tensor, real: Tensor | None = None) -> Tensor:
+        """x (B, T, C) -> (B, T, C): x + attn(ln_1(x)), then x + mlp(ln_2(x))."""
+        x = x + self.attn(self.ln_1(x), real)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Encoder(GPT):
+    """A bidirectional transformer (BERT-style): the GPT with EncoderBlocks.
+
+    forward(idx, targets) -> (logits (B, T, V), the mean cross-entropy over the
+    positions whose target is not IGNORE_INDEX, or None without targets).
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__(config)
+        self.blocks = nn.ModuleList([EncoderBlock(config) for _ in range(config.n_layer)])
+        self.init_weights()  # GPT-2's initialisation, for the new blocks too
+
+    def hidden(self, idx: Tensor, real: Tensor | None = None) -> Tensor:
+        """The final LayerNorm's output (B, T, C) for idx (B, T), padding (real False)
+        unread."""
+        check_token_ids(idx, self.config.vocab_size, self.config.block_size)
+        x = self.embed(idx)  # (B, T, C)
+        for block in self.blocks:
+            x = block(x, real)
+        return self.ln_f(x)  # (B, T, C)
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """idx (B, T) -> (logits (B, T, V), cross-entropy at the scored positions)."""
+        logits = self.lm_head(self.hidden(idx))  # (B, T, V)
+        if targets is None:
+            return logits, None
+        check_same_shape("targets", targets, "idx", idx)
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
+        return logits, loss
+
+    def step(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("an Encoder reads every position at once: it has no KV cache")
+
+    def generate(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("an Encoder reads both directions: it does not generate text")
+
+    def nats_per_token(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(
+            "an Encoder sees the token it would predict: score it with its masked-LM "
+            "loss (model(inputs, targets) on MaskedWindows), not nats per next token"
+        )
+
+
+def mask_tokens(
+    ids: Tensor,
+    mask_id: int,
+    vocab_size: int,
+    mask_prob: float = 0.15,
+    split: Sequence[float] = (0.8, 0.1, 0.1),
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """BERT's corruption of ids (B, T) -> (inputs, targets), each (B, T).
+
+    Each position is chosen with probability mask_prob (at least one per row, so every
+    row is scored); of the chosen, a share split[0] become mask_id, split[1] a random
+    id in [0, vocab_size), split[2] stay as they are. targets holds the original id at
+    the chosen positions and IGNORE_INDEX elsewhere. Draws from `generator` (CPU).
+    """
+    check_tensor("ids", ids, ndim=2, integer=True, shape="(B, T)")
+    check_mask_id(mask_id, vocab_size)
+    check_probability("mask_prob", mask_prob)
+    check_masking_split(split)
+    B, T = ids.shape
+    draw = torch.rand(B, T, generator=generator)  # (B, T): chosen where below mask_prob
+    chosen = draw < mask_prob
+    first = draw.argmin(dim=1, keepdim=True)  # each row's lowest draw: chosen if any is
+    chosen.scatter_(1, first, True)
+    how = torch.rand(B, T, generator=generator)  # (B, T): which of the three changes
+    to_mask = chosen & (how < split[0])
+    to_random = chosen & (how >= split[0]) & (how < split[0] + split[1])
+    random_ids = torch.randint(vocab_size, (B, T), generator=generator)
+    chosen, to_mask, to_random = (m.to(ids.device) for m in (chosen, to_mask, to_random))
+    inputs = ids.masked_fill(to_mask, mask_id)
+    inputs = torch.where(to_random, random_ids.to(ids.device), inputs)
+    targets = ids.masked_fill(~chosen, IGNORE_INDEX)
+    return inputs, targets  # (B, T) each
+
+
+class MaskedWindows(RandomWindows):
+    """Endless batches of random windows of a text, corrupted by `mask_tokens`.
+
+    Yields (inputs, targets), each (batch_size, block_size): what `Encoder` and
+    `lmbook.training.train` take. Reproducible like RandomWindows: every pass starts
+    the windows' generator from `seed` and the masks' from `seed + 1`.
+    """
+
+    def __init__(
+        self,
+        ids: Sequence[int] | Tensor,
+        batch_size: int,
+        block_size: int,
+        mask_id: int,
+        vocab_size: int,
+        mask_prob: float = 0.15,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(ids, batch_size, block_size, seed)
+        check_mask_id(mask_id, vocab_size)
+        check_probability("mask_prob", mask_prob)
+        self.mask_id, self.vocab_size, self.mask_prob = mask_id, vocab_size, mask_prob
+
+    def __repr__(self) -> str:
+        return (
+            f"MaskedWindows(batch_size={self.batch_size}, block_size={self.block_size}, "
+            f"windows={self.n_windows}, mask_id={self.mask_id}, "
+            f"vocab_size={self.vocab_size}, mask_prob={self.mask_prob}, seed={self.seed})"
+        )
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        generator = torch.Generator().manual_seed(self.seed + 1)  # the masks' draws
+        for window, _ in super().__iter__():  # (B, T); the next-token targets unused
+            yield mask_tokens(
+                window, self.mask_id, self.vocab_size, self.mask_prob, generator=generator
+            )
+
+
+class EncoderClassifier(GPTClassifier):
+    """Chapter 7's GPTClassifier on an Encoder: the padding is kept out of attention.
+
+    A GPT's positions never read the padding after them; an encoder's would, so its
+    features pass which positions are real to the encoder as well as to the pooling.
+    """
+
+    def __init__(self, body: Encoder, n_classes: int, **kwargs: Any) -> None:
+        check_type("body", body, Encoder, "an lmbook Encoder")
+        super().__init__(body, n_classes, **kwargs)
+
+    def features(self, idx: Tensor) -> Tensor:
+        """The pooled hidden state (B, C) of each passage in idx (B, T)."""
+        check_padded_ids("idx", idx, PAD_ID)
+        real = idx != PAD_ID  # (B, T): True on the passage's characters
+        h = self.body.hidden(idx.masked_fill(~real, 0), real)  # (B, T, C)
+        return pool_states(h, real, self.pooling)  # (B, C)
