@@ -64,8 +64,15 @@ class SelfAttention(MultiHeadAttention):
     (B, T) is False where a passage has ended. Dropout on the output, as in chapter 6.
     """
 
-    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True) -> None:
-        super().__init__(n_embd, n_head, dropout=dropout, bias=bias)  # W_q, W_k, W_v, W_o
+    def __init__(
+        self,
+        n_embd: int,
+        n_head: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+    ) -> None:
+        # chapter 5's W_q, W_k, W_v and W_o
+        super().__init__(n_embd, n_head, dropout=dropout, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, real: Tensor | None = None) -> Tensor:
@@ -79,7 +86,8 @@ class EncoderBlock(Block):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__(config)
-        self.attn = SelfAttention(config.n_embd, config.n_head, config.dropout, config.bias)
+        c = config
+        self.attn = SelfAttention(c.n_embd, c.n_head, c.dropout, c.bias)
 
     def forward(self, x: Tensor, real: Tensor | None = None) -> Tensor:
         """x (B, T, C) -> (B, T, C): x + attn(ln_1(x)), then x + mlp(ln_2(x))."""
@@ -96,7 +104,8 @@ class Encoder(GPT):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__(config)
-        self.blocks = nn.ModuleList([EncoderBlock(config) for _ in range(config.n_layer)])
+        blocks = [EncoderBlock(config) for _ in range(config.n_layer)]
+        self.blocks = nn.ModuleList(blocks)  # in place of the GPT's causal ones
         self.init_weights()  # GPT-2's initialisation, for the new blocks too
 
     def hidden(self, idx: Tensor, real: Tensor | None = None) -> Tensor:
@@ -108,13 +117,18 @@ class Encoder(GPT):
             x = block(x, real)
         return self.ln_f(x)  # (B, T, C)
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self,
+        idx: Tensor,
+        targets: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor | None]:
         """idx (B, T) -> (logits (B, T, V), cross-entropy at the scored positions)."""
         logits = self.lm_head(self.hidden(idx))  # (B, T, V)
         if targets is None:
             return logits, None
         check_same_shape("targets", targets, "idx", idx)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
+        flat = logits.flatten(0, 1)  # (B * T, V)
+        loss = F.cross_entropy(flat, targets.flatten(), ignore_index=IGNORE_INDEX)
         return logits, loss
 
     def step(self, *args: Any, **kwargs: Any) -> NoReturn:
@@ -150,17 +164,16 @@ def mask_tokens(
     check_probability("mask_prob", mask_prob)
     check_masking_split(split)
     B, T = ids.shape
-    draw = torch.rand(B, T, generator=generator)  # (B, T): chosen where below mask_prob
+    draw = torch.rand(B, T, generator=generator).to(ids.device)  # (B, T)
     chosen = draw < mask_prob
     first = draw.argmin(dim=1, keepdim=True)  # each row's lowest draw: chosen if any is
     chosen.scatter_(1, first, True)
-    how = torch.rand(B, T, generator=generator)  # (B, T): which of the three changes
+    how = torch.rand(B, T, generator=generator).to(ids.device)  # which change, (B, T)
     to_mask = chosen & (how < split[0])
     to_random = chosen & (how >= split[0]) & (how < split[0] + split[1])
-    random_ids = torch.randint(vocab_size, (B, T), generator=generator)
-    chosen, to_mask, to_random = (m.to(ids.device) for m in (chosen, to_mask, to_random))
+    random_ids = torch.randint(vocab_size, (B, T), generator=generator).to(ids.device)
     inputs = ids.masked_fill(to_mask, mask_id)
-    inputs = torch.where(to_random, random_ids.to(ids.device), inputs)
+    inputs = torch.where(to_random, random_ids, inputs)
     targets = ids.masked_fill(~chosen, IGNORE_INDEX)
     return inputs, targets  # (B, T) each
 
@@ -190,16 +203,17 @@ class MaskedWindows(RandomWindows):
 
     def __repr__(self) -> str:
         return (
-            f"MaskedWindows(batch_size={self.batch_size}, block_size={self.block_size}, "
-            f"windows={self.n_windows}, mask_id={self.mask_id}, "
-            f"vocab_size={self.vocab_size}, mask_prob={self.mask_prob}, seed={self.seed})"
+            f"MaskedWindows(batch_size={self.batch_size}, "
+            f"block_size={self.block_size}, windows={self.n_windows}, "
+            f"mask_id={self.mask_id}, vocab_size={self.vocab_size}, "
+            f"mask_prob={self.mask_prob}, seed={self.seed})"
         )
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        generator = torch.Generator().manual_seed(self.seed + 1)  # the masks' draws
+        masks = torch.Generator().manual_seed(self.seed + 1)  # the masks' own draws
         for window, _ in super().__iter__():  # (B, T); the next-token targets unused
             yield mask_tokens(
-                window, self.mask_id, self.vocab_size, self.mask_prob, generator=generator
+                window, self.mask_id, self.vocab_size, self.mask_prob, generator=masks
             )
 
 

@@ -17,20 +17,41 @@ Three things differ in how the weights are stored, and the conversion handles ea
   asks `transformers` for the exact GELU ("gelu"); `from_gpt2` gives each of lmbook's
   MLPs the GELU the GPT-2 config names, so the logits agree either way.
 
+For chapter 7's rebuild, `to_gpt2_classifier` puts the converted body under
+`transformers`' sequence classifier, `gpt2_classifier_inputs` pads lmbook's passages so
+that it pools each one's last character, and `train_gpt2_classifier` fine-tunes it with
+`transformers.Trainer` (which needs the `accelerate` package)::
+
+    >>> hf = to_gpt2_classifier(model, num_labels=6, pad_token_id=0)  # doctest: +SKIP
+    >>> log = train_gpt2_classifier(hf, ids, labels, steps=200, lr=1e-3,
+    ...                             batch_size=16, seed=0)             # doctest: +SKIP
+
 `transformers` is imported only when a function here is called: nothing else in lmbook
 needs it.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from lmbook.encoder import Encoder
+from lmbook.finetune import PAD_ID
 from lmbook.transformer import GPT, GPTConfig
-from lmbook.validate import check_choice, check_not_type, check_type
+from lmbook.validate import (
+    check_choice,
+    check_class_ids,
+    check_int,
+    check_not_type,
+    check_number,
+    check_pad_id_unused,
+    check_padded_ids,
+    check_type,
+)
 
 # GPT-2's activation names (transformers' ACT2FN) -> the torch GELU they compute
 GELUS = {"gelu": "none", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}
@@ -38,16 +59,34 @@ GELUS = {"gelu": "none", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}
 
 def to_gpt2(model: GPT):
     """A `transformers.GPT2LMHeadModel` with model's weights, dtype and device (eval mode)."""
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
+
+    config = gpt2_config(model)  # checks that GPT-2 can hold the model
+    weight = model.lm_head.weight
+    hf = GPT2LMHeadModel(config).to(dtype=weight.dtype, device=weight.device)
+    missing, unexpected = hf.load_state_dict(gpt2_state_dict(model), strict=False)
+    # masks that some versions keep as buffers are not weights; nothing else may miss
+    if unexpected or not all(k.endswith(".attn.bias") for k in missing):
+        raise RuntimeError(f"GPT-2 did not take the weights: {missing=}, {unexpected=}")
+    return hf.eval()
+
+
+def gpt2_config(model: GPT):
+    """The `transformers.GPT2Config` of model's sizes, activation and LayerNorm epsilon.
+
+    Refuses what GPT-2 cannot hold: sinusoidal positions, Linear layers without bias,
+    and an Encoder (GPT-2 is causal).
+    """
+    from transformers import GPT2Config
 
     check_type("model", model, GPT, "an lmbook GPT")
-    check_not_type("model", model, Encoder, "GPT-2 is causal; an Encoder reads both ways")
+    check_not_type("model", model, Encoder, "GPT-2 is causal, an Encoder is not")
     c = model.config
     check_choice("model.config.positions", c.positions, ("learned",))  # GPT-2's kind
     check_choice("model.config.bias", c.bias, (True,))  # GPT-2 has every bias
     approximate = {block.mlp.gelu.approximate for block in model.blocks}
     activation = {"none": "gelu", "tanh": "gelu_new"}[approximate.pop()]
-    config = GPT2Config(
+    return GPT2Config(
         vocab_size=c.vocab_size,
         n_positions=c.block_size,
         n_embd=c.n_embd,
@@ -63,13 +102,6 @@ def to_gpt2(model: GPT):
         eos_token_id=None,
         pad_token_id=None,
     )
-    weight = model.lm_head.weight
-    hf = GPT2LMHeadModel(config).to(dtype=weight.dtype, device=weight.device)
-    missing, unexpected = hf.load_state_dict(gpt2_state_dict(model), strict=False)
-    # masks that some versions keep as buffers are not weights; nothing else may miss
-    if unexpected or not all(k.endswith(".attn.bias") for k in missing):
-        raise RuntimeError(f"GPT-2 did not take the weights: {missing=}, {unexpected=}")
-    return hf.eval()
 
 
 def from_gpt2(hf_model) -> GPT:
@@ -156,3 +188,132 @@ def lmbook_state_dict(state: dict[str, torch.Tensor], config: GPTConfig) -> dict
     head = state.get("lm_head.weight", state["transformer.wte.weight"])  # tied: one tensor
     out["lm_head.weight"] = head
     return {k: v.contiguous() for k, v in out.items()}
+
+
+# --- a sequence classifier and transformers' Trainer (chapter 7's rebuild) ---------
+
+
+def to_gpt2_classifier(model: GPT, num_labels: int, pad_token_id: int):
+    """A `transformers.GPT2ForSequenceClassification` on model's body (eval mode).
+
+    Its `transformer` holds model's weights (converted as `to_gpt2` converts them), in
+    model's dtype and on its device; its head `score`, (num_labels, C) without a bias,
+    is new. It classifies a row by the logits of its last token that is not
+    pad_token_id: make its inputs with `gpt2_classifier_inputs`, which checks that this
+    is each passage's last character.
+    """
+    from transformers import GPT2ForSequenceClassification
+
+    config = gpt2_config(model)  # checks that GPT-2 can hold the model
+    check_int("num_labels", num_labels, low=2)
+    check_int("pad_token_id", pad_token_id, low=0, high=model.config.vocab_size - 1)
+    config.num_labels = num_labels
+    config.pad_token_id = pad_token_id
+    config.problem_type = "single_label_classification"
+    weight = model.lm_head.weight
+    hf = GPT2ForSequenceClassification(config)
+    hf = hf.to(dtype=weight.dtype, device=weight.device)
+    state = gpt2_state_dict(model)
+    body = {k: v for k, v in state.items() if k.startswith("transformer.")}  # no head
+    missing, unexpected = hf.load_state_dict(body, strict=False)
+    new = [k for k in missing if k != "score.weight" and not k.endswith(".attn.bias")]
+    if unexpected or new:
+        raise RuntimeError(f"GPT-2 did not take the weights: {missing=}, {unexpected=}")
+    return hf.eval()
+
+
+def gpt2_classifier_inputs(
+    ids: torch.Tensor,
+    pad_token_id: int,
+) -> dict[str, torch.Tensor]:
+    """lmbook's padded passages ids (N, T) as GPT-2's classifier reads them.
+
+    Returns {"input_ids": ids with PAD_ID replaced by pad_token_id, "attention_mask": 1
+    on the characters, 0 on the padding}, each (N, T). GPT-2 pools the last token that
+    is not pad_token_id, so no passage may hold that id: then the pooled token is each
+    passage's last character.
+    """
+    check_padded_ids("ids", ids, PAD_ID, shape="(N, T)")
+    check_pad_id_unused(ids, PAD_ID, pad_token_id)
+    real = ids != PAD_ID  # (N, T)
+    return {
+        "input_ids": ids.masked_fill(~real, pad_token_id),  # (N, T)
+        "attention_mask": real.long(),  # (N, T)
+    }
+
+
+def gpt2_classifier_rows(
+    ids: torch.Tensor, labels: torch.Tensor, pad_token_id: int
+) -> list[dict[str, torch.Tensor]]:
+    """One dict per passage, {"input_ids", "attention_mask", "labels"}: a dataset that
+    transformers' Trainer batches with its default collator."""
+    inputs = gpt2_classifier_inputs(ids, pad_token_id)
+    labels = torch.as_tensor(labels)
+    check_class_ids("labels", labels, len(ids))
+    columns = (inputs["input_ids"], inputs["attention_mask"], labels.long())
+    rows = zip(*columns, strict=True)
+    return [{"input_ids": x, "attention_mask": m, "labels": y} for x, m, y in rows]
+
+
+def trainer_settings(
+    output_dir: str | Path,
+    *,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    seed: int = 0,
+    weight_decay: float = 0.0,
+    warmup: float = 0.1,
+) -> dict[str, Any]:
+    """Keyword arguments for `transformers.TrainingArguments`: a seeded run of `steps`
+    with a warm-up share `warmup` and linear decay, AdamW, clipping at 1; nothing
+    reported or saved; on the CPU unless CUDA is there."""
+    check_int("steps", steps)
+    check_number("lr", lr, low=0, low_open=True)
+    check_int("batch_size", batch_size)
+    check_number("warmup", warmup, low=0, high=1, high_open=True)
+    return {
+        "output_dir": str(output_dir),
+        "max_steps": steps,
+        "per_device_train_batch_size": batch_size,
+        "learning_rate": lr,
+        "weight_decay": weight_decay,
+        "warmup_steps": warmup,  # below 1: a share of the steps
+        "optim": "adamw_torch",
+        "max_grad_norm": 1.0,
+        "seed": seed,
+        "data_seed": seed,
+        "report_to": "none",
+        "save_strategy": "no",
+        "eval_strategy": "no",
+        "logging_steps": 1,
+        "disable_tqdm": True,
+        "use_cpu": not torch.cuda.is_available(),
+    }
+
+
+def train_gpt2_classifier(
+    hf_model, ids: torch.Tensor, labels: torch.Tensor, **settings: Any
+) -> list[dict[str, float]]:
+    """Fine-tune hf_model with `transformers.Trainer` on passages ids (N, T), padded
+    with PAD_ID as lmbook pads them, and their class ids labels (N,).
+
+    settings: `trainer_settings`'s keywords (steps, lr, batch_size, seed, ...). Returns
+    the Trainer's log history, one dict per step with its "loss". Trainer needs the
+    `accelerate` package.
+    """
+    from transformers import GPT2ForSequenceClassification, Trainer, TrainingArguments
+
+    check_type(
+        "hf_model",
+        hf_model,
+        GPT2ForSequenceClassification,
+        "a transformers GPT2ForSequenceClassification",
+    )
+    rows = gpt2_classifier_rows(ids, labels, hf_model.config.pad_token_id)
+    # Trainer wants a folder; it saves nothing there
+    with tempfile.TemporaryDirectory() as output_dir:
+        args = TrainingArguments(**trainer_settings(output_dir, **settings))
+        trainer = Trainer(model=hf_model, args=args, train_dataset=rows)
+        trainer.train()
+    return trainer.state.log_history

@@ -1362,3 +1362,20 @@ def check_not_type(name: str, value: object, types: type | tuple[type, ...], why
     """`value` is not an instance of `types`; `why` says why it may not be."""
     if isinstance(value, types):
         raise TypeError(f"{name} must not be of type {type(value).__name__}: {why}")
+
+
+def check_pad_id_unused(ids: torch.Tensor, pad_id: int, pad_token_id: object) -> None:
+    """No passage in ids (N, T), padded with pad_id, holds the id pad_token_id.
+
+    GPT-2's classifier pools each row's last token that is not its pad token, which
+    must then be the passage's last character.
+    """
+    check_int("pad_token_id", pad_token_id, low=0)
+    used = (ids == pad_token_id) & (ids != pad_id)  # (N, T)
+    if bool(used.any()):
+        rows = used.any(dim=1).nonzero().flatten().tolist()
+        raise ValueError(
+            f"pad_token_id={pad_token_id} occurs in {len(rows)} passage(s) (rows "
+            f"{', '.join(map(str, rows[:5]))}{', …' if len(rows) > 5 else ''}): GPT-2 "
+            "would pool the wrong token; pick an id no passage holds"
+        )

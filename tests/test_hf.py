@@ -6,10 +6,22 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # no test may reach the Hub
 
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import lmbook
-from lmbook.hf import from_gpt2, from_pretrained_gpt2, gpt2_state_dict, to_gpt2
+from lmbook.finetune import PAD_ID, hidden_states
+from lmbook.hf import (
+    from_gpt2,
+    from_pretrained_gpt2,
+    gpt2_classifier_inputs,
+    gpt2_classifier_rows,
+    gpt2_state_dict,
+    to_gpt2,
+    to_gpt2_classifier,
+    train_gpt2_classifier,
+    trainer_settings,
+)
 from lmbook.transformer import GPT, GPTConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -111,7 +123,9 @@ def test_an_encoder_is_refused_since_gpt2_is_causal():
     from lmbook.encoder import Encoder
 
     encoder = Encoder(GPTConfig(vocab_size=37, block_size=24, n_layer=1, n_head=2, n_embd=8))
-    with pytest.raises(TypeError, match="model must not be of type Encoder: GPT-2 is causal"):
+    with pytest.raises(
+        TypeError, match="model must not be of type Encoder: GPT-2 is causal, an Encoder is not"
+    ):
         to_gpt2(encoder)
 
 
@@ -120,3 +134,113 @@ def test_from_gpt2_refuses_what_is_not_a_gpt2():
         from_gpt2(small_gpt())
     with pytest.raises(TypeError, match="model"):
         to_gpt2(torch.nn.Linear(2, 2))
+
+
+# --- the classifier hand-off: GPT2ForSequenceClassification and Trainer ----------------
+
+
+def passages() -> tuple[torch.Tensor, torch.Tensor]:
+    """Three passages of 9, 5 and 2 ids in 1 … 36, padded with PAD_ID; their lengths."""
+    lengths = torch.tensor([9, 5, 2])
+    x = torch.randint(1, 37, (3, 9), generator=torch.Generator().manual_seed(3))
+    x[torch.arange(9) >= lengths[:, None]] = PAD_ID
+    return x, lengths
+
+
+def test_the_classifiers_transformer_computes_the_bodys_hidden_states():
+    model = small_gpt()
+    hf = to_gpt2_classifier(model, num_labels=4, pad_token_id=0)
+    assert type(hf).__name__ == "GPT2ForSequenceClassification" and not hf.training
+    assert hf.score.weight.shape == (4, 32) and hf.score.bias is None
+    x = ids()
+    theirs = hf.transformer(x).last_hidden_state
+    assert theirs.dtype == torch.float64
+    assert (theirs - hidden_states(model, x)).abs().max().item() <= 1e-6
+    state = gpt2_state_dict(model)
+    for name, tensor in hf.state_dict().items():
+        if name in state:
+            assert torch.equal(tensor, state[name]), name
+
+
+def test_the_inputs_make_gpt2_pool_each_passages_last_character():
+    model = small_gpt()
+    hf = to_gpt2_classifier(model, num_labels=3, pad_token_id=0)
+    x, lengths = passages()
+    inputs = gpt2_classifier_inputs(x, pad_token_id=0)
+    assert torch.equal(inputs["attention_mask"], (x != PAD_ID).long())
+    assert (inputs["input_ids"][x == PAD_ID] == 0).all()
+    with torch.no_grad():
+        pooled = hf(**inputs).logits  # (3, 3)
+        h = hidden_states(model, x.clamp(min=0))  # (3, 9, C)
+        last = hf.score(h[torch.arange(3), lengths - 1])  # each last character's
+        alone = torch.cat(
+            [hf(x[i : i + 1, : lengths[i]]).logits for i in range(3)]
+        )  # no padding at all
+    assert (pooled - last).abs().max().item() <= 1e-6
+    assert (pooled - alone).abs().max().item() <= 1e-6
+    x[1, 2] = 0  # a passage holding the pad id: GPT-2 would pool the wrong token
+    with pytest.raises(ValueError, match=r"pad_token_id=0 occurs in 1 passage\(s\) \(rows 1\)"):
+        gpt2_classifier_inputs(x, pad_token_id=0)
+    with pytest.raises(ValueError, match="padding must come after"):
+        gpt2_classifier_inputs(torch.tensor([[1, PAD_ID, 2]]), pad_token_id=0)
+
+
+def test_the_rows_batch_with_transformers_collator_into_the_classifiers_loss():
+    from transformers import default_data_collator
+
+    model = small_gpt()
+    hf = to_gpt2_classifier(model, num_labels=3, pad_token_id=0).train()
+    x, _ = passages()
+    labels = torch.tensor([2, 0, 1])
+    rows = gpt2_classifier_rows(x, labels, pad_token_id=0)
+    assert sorted(rows[0]) == ["attention_mask", "input_ids", "labels"]
+    batch = default_data_collator(rows)
+    out = hf(**batch)
+    torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, labels))
+    out.loss.backward()
+    assert hf.transformer.h[0].attn.c_attn.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"labels must be \(N,\) = \(3,\)"):
+        gpt2_classifier_rows(x, torch.tensor([0, 1]), pad_token_id=0)
+
+
+def test_the_classifier_refuses_what_it_cannot_hold():
+    with pytest.raises(ValueError, match="num_labels must be an int >= 2, got 1"):
+        to_gpt2_classifier(small_gpt(), num_labels=1, pad_token_id=0)
+    with pytest.raises(ValueError, match=r"pad_token_id must be an int in \[0, 36\], got 37"):
+        to_gpt2_classifier(small_gpt(), num_labels=2, pad_token_id=37)
+    with pytest.raises(TypeError, match="hf_model must be a transformers"):
+        train_gpt2_classifier(small_gpt(), *passages(), steps=1, lr=1e-3, batch_size=2)
+
+
+def test_trainer_settings_are_training_arguments_that_report_and_save_nothing(tmp_path):
+    import inspect
+
+    from transformers import TrainingArguments
+
+    settings = trainer_settings(tmp_path, steps=5, lr=1e-3, batch_size=4, seed=7)
+    fields = inspect.signature(TrainingArguments).parameters
+    assert set(settings) <= set(fields), set(settings) - set(fields)
+    assert settings["report_to"] == "none" and settings["save_strategy"] == "no"
+    assert settings["use_cpu"] == (not torch.cuda.is_available())
+    assert settings["seed"] == settings["data_seed"] == 7
+    assert settings["max_steps"] == 5 and settings["warmup_steps"] == 0.1
+    with pytest.raises(ValueError, match="steps must be an int >= 1, got 0"):
+        trainer_settings(tmp_path, steps=0, lr=1e-3, batch_size=4)
+    with pytest.raises(ValueError, match="lr must be a number > 0"):
+        trainer_settings(tmp_path, steps=1, lr=0, batch_size=4)
+    with pytest.raises(ValueError, match=r"warmup must be a number in \[0, 1\)"):
+        trainer_settings(tmp_path, steps=1, lr=1e-3, batch_size=4, warmup=1.0)
+
+
+def test_a_trainer_run_lowers_the_loss_on_a_separable_task():
+    pytest.importorskip("accelerate", reason="transformers' Trainer needs accelerate")
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=12, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    hf = to_gpt2_classifier(model, num_labels=2, pad_token_id=0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(1, 12, (64, 8), generator=g)
+    y = (x == 11).any(dim=1).long()  # is there an 11 in the passage?
+    log = train_gpt2_classifier(hf, x, y, steps=60, lr=3e-3, batch_size=16, seed=0)
+    losses = [entry["loss"] for entry in log if "loss" in entry]
+    assert len(losses) >= 20  # one entry a step (logging_steps=1)
+    assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 0.1

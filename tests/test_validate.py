@@ -890,3 +890,17 @@ def test_check_not_type_refuses_the_named_type_with_its_reason() -> None:
     check_not_type("model", torch.nn.Linear(2, 2), torch.nn.Conv1d, "why")
     with pytest.raises(TypeError, match="model must not be of type Linear: it is linear"):
         check_not_type("model", torch.nn.Linear(2, 2), torch.nn.Linear, "it is linear")
+
+
+def test_check_pad_id_unused_names_the_passages_holding_the_pad_token() -> None:
+    from lmbook.validate import check_pad_id_unused
+
+    ids = torch.tensor([[3, 4, -1], [5, -1, -1]])
+    check_pad_id_unused(ids, -1, 0)
+    with pytest.raises(ValueError, match=r"pad_token_id=5 occurs in 1 passage\(s\) \(rows 1\)"):
+        check_pad_id_unused(ids, -1, 5)
+    many = torch.full((7, 2), 2)
+    with pytest.raises(ValueError, match=r"in 7 passage\(s\) \(rows 0, 1, 2, 3, 4, …\)"):
+        check_pad_id_unused(many, -1, 2)
+    with pytest.raises(ValueError, match="pad_token_id must be an int >= 0, got -1"):
+        check_pad_id_unused(ids, -1, -1)
