@@ -11,7 +11,16 @@ from lmbook.encoder import (
     MaskedWindows,
     mask_tokens,
 )
-from lmbook.finetune import PAD_ID, GPTClassifier, encode_passages, hidden_states
+from lmbook.finetune import (
+    PAD_ID,
+    GPTClassifier,
+    PassageBatches,
+    StandardisedLinear,
+    encode_passages,
+    hidden_states,
+    probe_then_fine_tune,
+    standardise_head,
+)
 from lmbook.text import Vocab
 from lmbook.training import train
 from lmbook.transformer import GPT, GPTConfig
@@ -132,6 +141,31 @@ def test_the_encoder_classifier_keeps_padding_out_of_attention():
         EncoderClassifier(GPT(CONFIG), 3)
     with pytest.raises(ValueError, match="padding must come after"):
         model(torch.tensor([[1, PAD_ID, 2]]))
+
+
+def test_chapter_7s_rebuild_runs_on_an_encoder_as_on_a_gpt():
+    """A standardised head and LP-FT take an EncoderClassifier unchanged."""
+    torch.manual_seed(0)
+    model = EncoderClassifier.from_pretrained(tiny_encoder(), n_classes=2)
+    x = torch.randint(1, 11, (32, 8))
+    x[::3, 5:] = PAD_ID
+    y = (x == 10).any(dim=1).long()
+    standardise_head(model, x)
+    assert isinstance(model.head, StandardisedLinear)
+    body = {k: v.clone() for k, v in model.body.state_dict().items()}
+    probe, _ = probe_then_fine_tune(
+        model,
+        PassageBatches(x, y, 8),
+        probe_steps=4,
+        tune_steps=4,
+        probe_lr=1e-2,
+        body_lr=1e-3,
+        head_lr=1e-2,
+        device="cpu",
+    )
+    after = model.body.state_dict()
+    assert probe[-1]["step"] == 4
+    assert not all(torch.equal(after[k], body[k]) for k in body)  # tuned in phase 2
 
 
 def test_masking_refuses_bad_settings():
