@@ -109,8 +109,10 @@ class Encoder(GPT):
         self.init_weights()  # GPT-2's initialisation, for the new blocks too
 
     def hidden(self, idx: Tensor, real: Tensor | None = None) -> Tensor:
-        """The final LayerNorm's output (B, T, C) for idx (B, T), padding (real False)
-        unread."""
+        """The final LayerNorm's output (B, T, C) for idx (B, T).
+
+        No position reads the positions where real (B, T) is False (the padding).
+        """
         check_token_ids(idx, self.config.vocab_size, self.config.block_size)
         x = self.embed(idx)  # (B, T, C)
         for block in self.blocks:
