@@ -1,0 +1,322 @@
+"""The book's GPT: one character-level GPT trained once, longer than a notebook may run.
+
+Chapters 6–10 load it to study a *trained* transformer, the way other books load GPT-2's
+weights. It ships with the package as a safetensors file next to a JSON record of the run
+that made it (recipe, data, code, steps, characters read, time, device, validation
+nats/char), so every chapter, Colab and the wheel have it offline::
+
+    >>> from lmbook.pretrain import load_book_gpt
+    >>> model, vocab = load_book_gpt()                               # doctest: +SKIP
+
+One command makes it again (and resumes an interrupted run from its checkpoint)::
+
+    python -m lmbook.pretrain                  # the recipe below, into lmbook/weights/
+    python -m lmbook.pretrain --steps 40 --out /tmp/try   # a short try
+
+The recipe is chapter 6's (AdamW with decoupled weight decay on the matrices, warm-up
+and cosine decay, clipping) at a larger size and a longer budget. Its size was chosen
+by measurement: the training throughput of five candidate sizes was measured on the
+2-core CPU that trained it (about 85 billion model operations per second, whatever the
+size), which gives the budget of the planned run in operations, C; the parameter count
+N follows the compute-optimal rule of Hoffmann et al. (2022), about 20 training tokens
+per parameter, so C ≈ 6·N·20N. The record keeps the measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import lmbook
+from lmbook import data, runtime, training, transformer
+from lmbook.text import Vocab, char_tokenize
+from lmbook.transformer import GPT, GPTConfig
+from lmbook.validate import check_device_available, check_int, check_type
+
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+NAME = "book_gpt"
+SLICE = 20_000  # the first validation characters, scored again by tests and smoke runs
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides the book's GPT, besides the code and the data."""
+
+    n_layer: int = 6
+    n_head: int = 5
+    n_embd: int = 160
+    block_size: int = 256
+    batch_size: int = 32
+    steps: int = 4_000
+    peak_lr: float = 2e-3
+    warmup_steps: int = 200
+    min_ratio: float = 0.1
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    clip: float = 1.0
+    dropout: float = 0.0
+    seed: int = 0
+    eval_every: int = 250
+    eval_characters: int = 50_000  # the validation slice scored during training
+
+
+# How the size was chosen (module docstring): measured before the run, kept in the record.
+SIZE_CHOICE = {
+    "machine": "2-core AMD EPYC (2 vCPUs), torch 2.13.0+cpu, 2 threads",
+    "throughput, tokens/s (params)": {
+        "4x128, T=128, B=32": [16_472, 820_000],
+        "4x128, T=256, B=16": [15_241, 840_000],
+        "6x192, T=256, B=16": [5_504, 2_730_000],
+        "6x256, T=256, B=16": [3_291, 4_820_000],
+        "8x256, T=256, B=16": [2_311, 6_400_000],
+    },
+    "model operations per second (6·N·tokens/s)": "76e9 to 95e9",
+    "planned budget": "75 minutes at 85e9 operations/s: C = 3.8e14",
+    "rule": "N = sqrt(C / 120) (20 tokens per parameter): 1.8M parameters, 36M tokens",
+    "chosen": "6 layers of width 160, 1.9M parameters, 4,000 steps of 32 x 256 (33M)",
+}
+
+
+def train_and_validation() -> tuple[str, str]:
+    """The training plays and the validation plays, as every chapter splits them."""
+    return data.shakespeare("train"), data.shakespeare("validation")
+
+
+def config_for(recipe: Recipe, vocab_size: int) -> GPTConfig:
+    """The GPTConfig a recipe builds for a vocabulary of vocab_size characters."""
+    return GPTConfig(
+        vocab_size=vocab_size,
+        block_size=recipe.block_size,
+        n_layer=recipe.n_layer,
+        n_head=recipe.n_head,
+        n_embd=recipe.n_embd,
+        dropout=recipe.dropout,
+    )
+
+
+def pretrain(
+    recipe: Recipe = Recipe(),
+    out_dir: str | Path = WEIGHTS_DIR,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train the book's GPT by `recipe`; write NAME.safetensors and NAME.json to out_dir.
+
+    A checkpoint (NAME.ckpt in out_dir, not shipped) is written every eval_every steps
+    and resumed from, so an interrupted run goes on where it stopped. Returns the record.
+    """
+    check_type("recipe", recipe, Recipe, "a lmbook.pretrain.Recipe")
+    check_device_available("device", device)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    code = code_sha256()  # now: the files may change while it trains
+    train_text, valid_text = train_and_validation()
+    vocab = Vocab(char_tokenize(train_text))
+    train_ids = torch.tensor(vocab.encode(char_tokenize(train_text)))
+    valid_ids = torch.tensor(vocab.encode(char_tokenize(valid_text)))
+    curve_ids = valid_ids[: recipe.eval_characters]
+
+    runtime.seed(recipe.seed)
+    model = GPT(config_for(recipe, len(vocab))).to(device)
+    optimizer = torch.optim.AdamW(
+        training.param_groups(model, recipe.weight_decay),
+        lr=recipe.peak_lr,
+        betas=recipe.betas,
+    )
+    schedule = training.warmup_cosine_schedule(
+        optimizer,
+        warmup_steps=recipe.warmup_steps,
+        total_steps=recipe.steps,
+        min_ratio=recipe.min_ratio,
+    )
+    start = time.perf_counter()
+    history = training.train(
+        model,
+        training.RandomWindows(train_ids, recipe.batch_size, recipe.block_size, seed=recipe.seed),
+        optimizer,
+        steps=recipe.steps,
+        device=device,
+        clip=recipe.clip,
+        scheduler=schedule,
+        evaluate=lambda: {"val_loss": model.nats_per_token(curve_ids)},
+        eval_every=recipe.eval_every,
+        log_every=50,
+        progress=progress,
+        desc="book's GPT",
+        checkpoint=out_dir / f"{NAME}.ckpt",
+        checkpoint_every=recipe.eval_every,
+        resume=True,
+        fingerprint={"recipe": repr(recipe)},
+    )
+    seconds_this_session = time.perf_counter() - start
+    validation = model.nats_per_token(valid_ids)
+    on_slice = model.nats_per_token(valid_ids[:SLICE])
+    weights = out_dir / f"{NAME}.safetensors"
+    _save_weights(model, weights)
+    record = {
+        "name": "the book's GPT",
+        "lmbook": lmbook.__version__,
+        "recipe": asdict(recipe),
+        "config": asdict(model.config),
+        "params": model.num_params(),
+        "vocab": vocab.itos,
+        "data": {
+            "train": "data.shakespeare('train'): the 32 training plays",
+            "train_characters": len(train_ids),
+            "train_sha256": _sha256(train_text.encode()),
+            "validation": "data.shakespeare('validation'): "
+            + ", ".join(data.split_plays("validation")),
+            "validation_characters": len(valid_ids),
+        },
+        "steps": recipe.steps,
+        "characters_read": recipe.steps * recipe.batch_size * recipe.block_size,
+        "seconds": round(history[-1]["seconds"], 1),
+        "seconds_this_session": round(seconds_this_session, 1),
+        "device": _describe(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "code_sha256": code,
+        "validation_nats_per_char": round(validation, 4),
+        f"validation_first_{SLICE}": round(on_slice, 4),
+        "validation_scoring": "nats_per_token: windows of block_size, stride block_size/2",
+        "curve": [
+            {"step": h["step"], "val_loss": round(h["val_loss"], 4)}
+            for h in history
+            if "val_loss" in h
+        ],
+        "size_choice": SIZE_CHOICE,
+        "weights_sha256": _sha256(weights.read_bytes()),
+        "command": "python -m lmbook.pretrain",
+    }
+    (out_dir / f"{NAME}.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def code_sha256() -> str:
+    """A hash of the code that defines and trains the model (transformer, training, here)."""
+    sources = [inspect.getsource(m) for m in (transformer, training, sys.modules[__name__])]
+    return _sha256("\n".join(sources).encode())
+
+
+def book_gpt_record(folder: str | Path = WEIGHTS_DIR) -> dict[str, Any]:
+    """The record of the run that made the shipped weights (a dict)."""
+    path = Path(folder) / f"{NAME}.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: the book's GPT ships with lmbook (reinstall it), or "
+            "make it with `python -m lmbook.pretrain`"
+        )
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is damaged (not JSON: {error}); reinstall lmbook") from None
+
+
+def load_book_gpt(
+    device: torch.device | str = "cpu", folder: str | Path = WEIGHTS_DIR
+) -> tuple[GPT, Vocab]:
+    """The book's GPT in eval mode on `device`, and its character vocabulary.
+
+    The weights file must be the one its record describes (same sha256): a damaged or
+    replaced file is refused by name, never half-used.
+    """
+    from safetensors.torch import load_file
+
+    check_device_available("device", device)
+    record = book_gpt_record(folder)
+    path = Path(folder) / f"{NAME}.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: reinstall lmbook")
+    found = _sha256(path.read_bytes())
+    if found != record["weights_sha256"]:
+        raise ValueError(
+            f"{path} is not the file its record describes (sha256 {found[:12]}…, "
+            f"recorded {record['weights_sha256'][:12]}…): damaged or replaced; "
+            "reinstall lmbook or re-run `python -m lmbook.pretrain`"
+        )
+    vocab = Vocab(record["vocab"][1:])  # itos[0] is <unk>, which Vocab puts first
+    if vocab.itos != record["vocab"]:
+        raise ValueError(f"{path}: the recorded vocabulary does not rebuild; reinstall lmbook")
+    model = GPT(GPTConfig(**record["config"]))
+    try:
+        model.load_state_dict(_untie(load_file(str(path))))
+    except (RuntimeError, KeyError) as error:
+        raise ValueError(f"{path} does not fit its record's model: {error}") from None
+    return model.to(device).eval(), vocab
+
+
+def _save_weights(model: GPT, path: Path) -> None:
+    """Write the weights (the tied output layer once) to a temporary file, then rename."""
+    from safetensors.torch import save_file
+
+    state = {
+        k: v.detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+        if k != "lm_head.weight"  # the token embedding, tied
+    }
+    temporary = path.with_suffix(".tmp")
+    save_file(state, str(temporary), metadata={"format": "pt", "lmbook": lmbook.__version__})
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)
+
+
+def _untie(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {**state, "lm_head.weight": state["tok_emb.weight"]}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _describe(device: torch.device | str) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lmbook.pretrain", description="Train the book's GPT."
+    )
+    parser.add_argument("--steps", type=int, default=Recipe.steps)
+    parser.add_argument("--out", default=str(WEIGHTS_DIR))
+    parser.add_argument("--device", default=None, help="default: lmbook.device()")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+    check_int("steps", args.steps)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device) if args.device else runtime.device()
+    warmup = min(Recipe.warmup_steps, max(1, args.steps // 10))
+    recipe = Recipe(steps=args.steps, warmup_steps=warmup, eval_every=min(250, args.steps))
+    record = pretrain(recipe, args.out, device)
+    print(
+        f"the book's GPT: {record['params']:,} parameters, {record['steps']:,} steps, "
+        f"{record['seconds']:,.0f} s on {record['device']}: "
+        f"{record['validation_nats_per_char']:.3f} nats/char on the validation plays"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

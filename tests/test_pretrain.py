@@ -1,0 +1,105 @@
+"""The book's GPT: the shipped weights are the model their record describes."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from lmbook import data
+from lmbook.pretrain import (
+    NAME,
+    SLICE,
+    WEIGHTS_DIR,
+    Recipe,
+    book_gpt_record,
+    config_for,
+    load_book_gpt,
+    main,
+)
+from lmbook.text import char_tokenize
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_book_gpt()
+
+
+def test_the_shipped_weights_score_what_the_run_recorded(shipped):
+    model, vocab = shipped
+    record = book_gpt_record()
+    ids = torch.tensor(vocab.encode(char_tokenize(data.shakespeare("validation")[:SLICE])))
+    assert model.nats_per_token(ids) == pytest.approx(record[f"validation_first_{SLICE}"], abs=1e-3)
+
+
+def test_the_record_says_how_it_was_made(shipped):
+    model, vocab = shipped
+    record = book_gpt_record()
+    assert record["params"] == model.num_params()
+    assert record["vocab"] == vocab.itos
+    assert record["characters_read"] == record["steps"] * 32 * record["config"]["block_size"]
+    assert record["steps"] == Recipe().steps and record["recipe"]["n_embd"] == Recipe().n_embd
+    for key in ("seconds", "device", "torch", "code_sha256", "curve", "size_choice"):
+        assert record[key], key
+    assert record["validation_nats_per_char"] <= 1.40  # issue 16's target
+    # the vocabulary is chapter 6's: the training plays' characters, most frequent first
+    train_vocab = sorted(set(data.shakespeare("train")))
+    assert sorted(vocab.itos[1:]) == train_vocab
+
+
+def test_the_file_is_small_enough_to_ship(shipped):
+    path = WEIGHTS_DIR / f"{NAME}.safetensors"
+    assert path.stat().st_size <= 10 * 2**20
+
+
+def test_the_loaded_model_is_in_eval_mode_and_ties_its_output_layer(shipped):
+    model, _ = shipped
+    assert not model.training
+    assert model.lm_head.weight is model.tok_emb.weight
+
+
+@pytest.fixture
+def copy_of_weights(tmp_path):
+    for suffix in ("safetensors", "json"):
+        shutil.copy(WEIGHTS_DIR / f"{NAME}.{suffix}", tmp_path / f"{NAME}.{suffix}")
+    return tmp_path
+
+
+def test_a_damaged_weights_file_is_refused_by_name(copy_of_weights):
+    path = copy_of_weights / f"{NAME}.safetensors"
+    raw = bytearray(path.read_bytes())
+    raw[-100] ^= 0xFF  # one flipped byte in the last tensor
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=f"{NAME}.safetensors is not the file its record"):
+        load_book_gpt(folder=copy_of_weights)
+
+
+def test_a_missing_or_damaged_record_is_refused_by_name(copy_of_weights):
+    record = copy_of_weights / f"{NAME}.json"
+    record.write_text("{not json")
+    with pytest.raises(ValueError, match=f"{NAME}.json is damaged"):
+        load_book_gpt(folder=copy_of_weights)
+    record.unlink()
+    with pytest.raises(FileNotFoundError, match="python -m lmbook.pretrain"):
+        load_book_gpt(folder=copy_of_weights)
+
+
+def test_a_record_that_does_not_fit_the_weights_is_refused(copy_of_weights):
+    path = copy_of_weights / f"{NAME}.json"
+    record = json.loads(path.read_text())
+    record["config"]["n_layer"] += 1
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="does not fit its record's model"):
+        load_book_gpt(folder=copy_of_weights)
+
+
+def test_the_command_trains_saves_and_loads_a_short_run(tmp_path, monkeypatch):
+    # the real recipe at 2 steps on a slice of the plays: the whole path, in seconds
+    short = data.shakespeare("train")[:40_000], data.shakespeare("validation")[:25_000]
+    monkeypatch.setattr("lmbook.pretrain.train_and_validation", lambda: short)
+    assert main(["--steps", "2", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    model, vocab = load_book_gpt(folder=tmp_path)
+    record = book_gpt_record(tmp_path)
+    assert record["steps"] == 2 and record["params"] == model.num_params()
+    assert model.config == config_for(Recipe(), len(vocab))
+    assert (tmp_path / f"{NAME}.ckpt").is_file()  # what a resumed run would read
