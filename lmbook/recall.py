@@ -84,8 +84,9 @@ class CopyBatches:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         generator = torch.Generator().manual_seed(self.seed)
         while True:
-            length = int(torch.randint(self.min_length, self.max_length + 1, (1,),
-                                       generator=generator))
+            length = int(
+                torch.randint(self.min_length, self.max_length + 1, (1,), generator=generator)
+            )
             yield copy_sequences(self.batch_size, length, self.n_symbols, generator)
 
 
