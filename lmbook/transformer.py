@@ -34,15 +34,14 @@ from torch import Tensor, nn
 from lmbook.attention import MultiHeadAttention, sinusoidal_positions
 from lmbook.decoding import sample_next
 from lmbook.validate import (
-    check_cache_batch,
     check_choice,
     check_even,
     check_head_split,
     check_int,
     check_number,
     check_prompt,
-    check_same_length,
     check_same_shape,
+    check_step,
     check_temperature,
     check_token_ids,
     check_token_sequence,
@@ -50,10 +49,6 @@ from lmbook.validate import (
 )
 
 POSITIONS = ("learned", "sinusoidal")
-
-# One layer's cache: the keys and values of the positions read so far, each
-# (B, n_head, T_past, d_k).
-Cache = tuple[Tensor, Tensor]
 
 
 @dataclass
@@ -97,11 +92,51 @@ class MLP(nn.Module):
         return self.dropout(self.proj(self.gelu(self.fc(x))))
 
 
+class Cache:
+    """One layer's KV cache: the keys and values so far, (B, n_head, T_past, d_k) each.
+
+    `append` writes the new positions after the cached ones into buffers allocated
+    ahead, room for `capacity` positions (`step` asks for block_size), so a new token
+    copies its own key and value, not the whole cache as `torch.cat` would. Out of room,
+    it moves to buffers twice as large, as a Python list does. `k, v = cache` (or
+    cache[0], cache[1]) gives the keys and values so far, views into the buffers.
+    """
+
+    def __init__(self, capacity: int = 0) -> None:
+        self.capacity, self.length = capacity, 0  # room asked for; positions held
+        self.k: Tensor | None = None  # (B, n_head, room, d_k) after the first append
+        self.v: Tensor | None = None
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Write k, v (B, n_head, T, d_k) after the cache -> all (B, n_head, T_past + T, d_k)."""
+        t, T = self.length, k.size(2)
+        if self.k is None and T >= self.capacity:  # no room asked beyond these: keep them
+            self.k, self.v, self.length = k, v, T
+            return k, v
+        if self.k is None or t + T > self.k.size(2):  # allocate, or move to more room
+            room = max(self.capacity, 2 * (t + T))
+            self.k, self.v = self.moved(self.k, k, room), self.moved(self.v, v, room)
+        self.k[:, :, t : t + T] = k  # in place: the cached positions stay where they are
+        self.v[:, :, t : t + T] = v
+        self.length = t + T
+        return self.k[:, :, : t + T], self.v[:, :, : t + T]
+
+    def moved(self, old: Tensor | None, new: Tensor, room: int) -> Tensor:
+        """A buffer like `new` with `room` positions, holding old's cached ones."""
+        buffer = new.new_empty(new.size(0), new.size(1), room, new.size(3))
+        if old is not None:
+            buffer[:, :, : self.length] = old[:, :, : self.length]
+        return buffer
+
+    def __getitem__(self, i: int) -> Tensor:  # 0: the keys, 1: the values so far
+        return (self.k, self.v)[i][:, :, : self.length]
+
+
 class CausalSelfAttention(MultiHeadAttention):
     """Chapter 5's multi-head attention with query = key = value = x and a causal mask.
 
-    forward(x, cache) also returns x's keys and values appended to those in `cache`
-    (B, n_head, T_past, d_k), so that generation can feed one new token at a time.
+    forward(x, cache) also appends x's keys and values to `cache`, a `Cache` (a new
+    one when None), so that generation can feed one new token at a time.
     """
 
     def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True) -> None:
@@ -112,27 +147,26 @@ class CausalSelfAttention(MultiHeadAttention):
         self.resid_dropout = nn.Dropout(dropout)  # on the output
 
     def forward(self, x: Tensor, cache: Cache | None = None) -> tuple[Tensor, Cache]:
-        """x (B, T, C) after T_past cached positions -> (y (B, T, C), longer cache)."""
+        """x (B, T, C) after the cache's T_past positions -> (y (B, T, C), cache)."""
         B, T, C = x.shape
         heads = (B, T, self.n_head, C // self.n_head)  # n_head heads of d_k channels
         q = self.W_q(x).view(heads).transpose(1, 2)  # (B, n_head, T, d_k)
         k = self.W_k(x).view(heads).transpose(1, 2)
         v = self.W_v(x).view(heads).transpose(1, 2)
-        if cache is not None:
-            k = torch.cat([cache[0], k], dim=2)  # (B, n_head, T_past + T, d_k)
-            v = torch.cat([cache[1], v], dim=2)
+        cache = Cache() if cache is None else cache
+        T_past = cache.length
+        k, v = cache.append(k, v)  # every position's: (B, n_head, T_past + T, d_k)
         p = self.dropout_p if self.training else 0.0
-        if cache is None:  # the fused kernel masks the future without building a mask
+        if T_past == 0:  # the fused kernel masks the future without building a mask
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
         elif T == 1:  # the newest position may see every key: no mask
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
         else:  # new query i sits at position T_past + i and sees keys 0 … T_past + i
-            T_past = k.size(2) - T
             mask = torch.ones(T, T_past + T, dtype=torch.bool, device=x.device)
             mask = mask.tril(diagonal=T_past)  # (T, T_past + T), True = may attend
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         y = y.transpose(1, 2).reshape(B, T, C)  # the heads side by side: (B, T, C)
-        return self.resid_dropout(self.W_o(y)), (k, v)
+        return self.resid_dropout(self.W_o(y)), cache
 
 
 class Block(nn.Module):
@@ -148,7 +182,7 @@ class Block(nn.Module):
         self.mlp = MLP(C, config.dropout, config.bias)
 
     def forward(self, x: Tensor, cache: Cache | None = None) -> tuple[Tensor, Cache]:
-        """x (B, T, C) and this layer's cache -> (x (B, T, C), the longer cache)."""
+        """x (B, T, C) and this layer's cache -> (x (B, T, C), the cache, appended)."""
         a, cache = self.attn(self.ln_1(x), cache)
         x = x + a  # (B, T, C)
         x = x + self.mlp(self.ln_2(x))
@@ -236,29 +270,29 @@ class SlidingWindowScoring:
 class CachedStep:
     """A GPT's forward pass that keeps every layer's keys and values (the KV cache)."""
 
-    def step(self, idx: Tensor, caches: list[Cache] | None = None) -> tuple[Tensor, list[Cache]]:
+    def step(
+        self, idx: Tensor, caches: list[Cache] | None = None, check_ids: bool = True
+    ) -> tuple[Tensor, list[Cache]]:
         """Read idx (B, T) after the positions in caches -> (logits (B, T, V), caches).
 
-        caches: one (k, v) pair per layer, each (B, n_head, T_past, d_k), as the
-        previous call returned them; None starts at position 0.
+        caches: one Cache per layer, as the previous call returned them (it appends to
+        them); None starts at position 0 with room for block_size. check_ids=False skips
+        reading the ids to check their range, for ids the model drew itself (on a GPU,
+        the read waits for the device); the shapes and the room are checked still.
         """
-        if caches is not None:
-            check_same_length(caches=caches, blocks=self.blocks)
-        start = 0 if caches is None else caches[0][0].size(2)  # T_past
-        check_token_ids(idx, self.config.vocab_size, self.config.block_size, start)
-        check_cache_batch(caches, idx.size(0))
-        x = self.embed(idx, start)  # (B, T, C)
-        new_caches = []
+        check_step(idx, caches, self.blocks, self.config, read_ids=check_ids)
+        if caches is None:
+            caches = [Cache(self.config.block_size) for _ in self.blocks]
+        x = self.embed(idx, caches[0].length)  # (B, T, C), after the T_past cached
         for i, block in enumerate(self.blocks):
-            x, cache = block(x, None if caches is None else caches[i])
-            new_caches.append(cache)
-        return self.lm_head(self.ln_f(x)), new_caches  # (B, T, V)
+            x, _ = block(x, caches[i])  # appends x's keys and values to layer i's cache
+        return self.lm_head(self.ln_f(x)), caches  # (B, T, V)
 
 
 class CachedGeneration(CachedStep):
     """A GPT's sampling loop, one token per step through the KV cache (a mixin)."""
 
-    @torch.no_grad()
+    @torch.inference_mode()  # no autograd bookkeeping at all: faster than no_grad
     def generate(
         self,
         idx: Sequence[int] | Tensor,
@@ -286,6 +320,7 @@ class CachedGeneration(CachedStep):
         try:
             out: list[int] = []
             logits, caches = self.step(torch.tensor([ids], device=device))  # the prompt
+            # every later id is the prompt's (checked just now) or one the model drew
             while len(out) < max_new_tokens:
                 next_logits = logits[0, -1].cpu().double()  # (V,)
                 token = sample_next(next_logits, temperature, top_k, top_p, generator)
@@ -293,11 +328,12 @@ class CachedGeneration(CachedStep):
                 ids.append(int(token))
                 if len(out) == max_new_tokens:
                     break
-                if use_cache and caches[0][0].size(2) < L:  # one new position
+                if use_cache and caches[0].length < L:  # one new position
                     new = torch.tensor([ids[-1:]], device=device)  # (1, 1)
-                    logits, caches = self.step(new, caches)
+                    logits, caches = self.step(new, caches, check_ids=False)
                 else:  # re-read the context: the last block_size ids
-                    logits, caches = self.step(torch.tensor([ids[-L:]], device=device))
+                    context = torch.tensor([ids[-L:]], device=device)
+                    logits, caches = self.step(context, check_ids=False)
         finally:
             self.train(was_training)
         return out

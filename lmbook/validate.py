@@ -203,12 +203,13 @@ def check_token_ids(
     block_size: int | None = None,
     start_pos: int = 0,
     name: str = "idx",
+    read_ids: bool = True,
 ) -> None:
     """`idx` is a (B, T) LongTensor of ids in [0, vocab_size) that fits the context.
 
     `start_pos` ids are already cached, so start_pos + T must not exceed block_size.
-    The range check reads the ids: on a GPU it waits for them (one sync, not two).
-    `name` is the argument's name in the messages (`src`, `inputs`).
+    The range check reads the ids: on a GPU it waits for them (one sync, not two);
+    read_ids=False skips it. `name` is the argument's name in the messages (`src`).
     """
     if not isinstance(idx, torch.Tensor) or idx.ndim != 2 or idx.dtype != torch.long:
         raise TypeError(f"{name} must be a (B, T) LongTensor of token ids, got {_what(idx)}")
@@ -221,6 +222,8 @@ def check_token_ids(
             f"sequence length T = {where} exceeds block_size = {block_size}, the longest "
             "context this model has positions for; crop the input to its last block_size ids"
         )
+    if not read_ids:
+        return
     low, high = torch.stack(torch.aminmax(idx)).tolist()
     if low < 0 or high >= vocab_size:
         raise ValueError(
@@ -1294,6 +1297,34 @@ def check_device_available(name: str, value: object) -> None:
             f"{name}={value!r} but this machine has no {device.type.upper()} device; "
             "use device=lmbook.device(), which picks the best one available"
         )
+
+
+def check_step(
+    idx: object,
+    caches: Sequence[Any] | None,
+    blocks: Sequence[Any],
+    config: Any,
+    read_ids: bool = True,
+) -> None:
+    """GPT.step's inputs: one Cache per block, for idx's batch, and ids (B, T) in range
+    that fit config.block_size after the cached positions.
+
+    read_ids=False skips the range check, the one that reads the ids (on a GPU, a wait
+    for the device): for ids a model drew itself, in range by construction.
+    """
+    start = 0
+    if caches is not None:
+        check_same_length(caches=caches, blocks=blocks)
+        for cache in caches:
+            if not hasattr(cache, "length"):
+                raise TypeError(
+                    "caches must be the Caches a previous step returned (or None), got "
+                    f"a list holding {_what(cache)}"
+                )
+        start = caches[0].length  # T_past
+    check_token_ids(idx, config.vocab_size, config.block_size, start, read_ids=read_ids)
+    if start:
+        check_cache_batch(caches, idx.size(0))
 
 
 def check_cache_batch(caches: Sequence[Any] | None, batch_size: int) -> None:

@@ -3,6 +3,7 @@ cache against plain recomputation, sliding-window scoring, and parameter/FLOP co
 
 import doctest
 import math
+from unittest import mock
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 from lmbook import transformer
 from lmbook.attention import MultiHeadAttention, causal_mask
 from lmbook.decoding import sample_next
-from lmbook.transformer import GPT, MLP, Block, CausalSelfAttention, GPTConfig
+from lmbook.transformer import GPT, MLP, Block, Cache, CausalSelfAttention, GPTConfig
 
 ATOL = 1e-10  # float64 throughout: the same maths in another order agrees far below 1e-6
 TINY = dict(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=16)
@@ -171,6 +172,110 @@ def test_step_logits_with_the_cache_equal_the_full_forward(positions):
     torch.testing.assert_close(torch.cat(pieces, 1), full, rtol=0, atol=ATOL)
     with pytest.raises(ValueError, match="16 cached \\+ 1 new = 17 exceeds block_size = 16"):
         model.step(idx[:, :1], caches)
+
+
+# --- the cache: room allocated once, written in place ------------------------------------
+
+
+def concatenating_step(model: GPT, idx: torch.Tensor, caches: list | None = None):
+    """The KV cache as it was before issue 18: each layer's (k, v) grown by torch.cat."""
+    start = 0 if caches is None else caches[0][0].size(2)
+    x = model.embed(idx, start)
+    grown = []
+    for i, block in enumerate(model.blocks):
+        attn, h = block.attn, block.ln_1(x)
+        B, T, C = h.shape
+        q, k, v = (
+            w(h).view(B, T, attn.n_head, C // attn.n_head).transpose(1, 2)
+            for w in (attn.W_q, attn.W_k, attn.W_v)
+        )
+        if caches is not None:
+            k, v = torch.cat([caches[i][0], k], dim=2), torch.cat([caches[i][1], v], dim=2)
+        mask = torch.ones(T, k.size(2), dtype=torch.bool).tril(diagonal=k.size(2) - T)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = x + attn.W_o(y.transpose(1, 2).reshape(B, T, C))
+        x = x + block.mlp(block.ln_2(x))
+        grown.append((k, v))
+    return model.lm_head(model.ln_f(x)), grown
+
+
+@pytest.mark.parametrize("positions", ["learned", "sinusoidal"])
+def test_the_cache_gives_the_concatenating_caches_logits(positions):
+    torch.manual_seed(0)  # float32, as generation runs
+    model = GPT(GPTConfig(**(TINY | dict(positions=positions)))).eval()
+    idx = random_ids(2, 16)
+    chunks = [(0, 5)] + [(t, t + 1) for t in range(5, 12)] + [(12, 16)]  # prompt, 1s, 4
+    caches = old = None
+    with torch.no_grad():
+        for a, b in chunks:
+            logits, caches = model.step(idx[:, a:b], caches)
+            expected, old = concatenating_step(model, idx[:, a:b], old)
+            torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5)
+    assert [c.length for c in caches] == [16, 16]
+
+
+def test_the_cache_is_allocated_once_and_written_in_place():
+    model = tiny().eval()
+    idx = random_ids(2, 16)
+    _, caches = model.step(idx[:, :3])
+    buffers = [(c.k.data_ptr(), c.v.data_ptr()) for c in caches]
+    assert all(c.k.shape == (2, 2, 16, 8) for c in caches)  # room for block_size
+    for t in range(3, 14):
+        _, again = model.step(idx[:, t : t + 1], caches)
+        assert again is caches  # the same caches, appended to
+    _, caches = model.step(idx[:, 14:], caches)
+    assert [(c.k.data_ptr(), c.v.data_ptr()) for c in caches] == buffers  # never moved
+    k, v = caches[1]  # the keys and values so far, as views
+    assert k.shape == v.shape == (2, 2, 16, 8) and k.data_ptr() == caches[1].k.data_ptr()
+    attn, h = model.blocks[0].attn, model.blocks[0].ln_1(model.embed(idx))
+    torch.testing.assert_close(caches[0][0], attn._split_heads(attn.W_k(h)), rtol=0, atol=ATOL)
+
+
+def test_a_cache_without_room_grows_like_a_list():
+    k = torch.randn(1, 2, 9, 4)
+    cache = Cache()  # no room asked for: the first keys and values are kept as they are
+    cache.append(k[:, :, :3], -k[:, :, :3])
+    assert cache.k.size(2) == 3 and cache.k.data_ptr() == k.data_ptr()
+    cache.append(k[:, :, 3:4], -k[:, :, 3:4])  # out of room: twice the positions held
+    assert cache.k.size(2) == 8 and cache.length == 4
+    keys, values = cache.append(k[:, :, 4:], -k[:, :, 4:])
+    assert cache.k.size(2) == 18 and cache.length == 9
+    torch.testing.assert_close(keys, k, rtol=0, atol=0)
+    torch.testing.assert_close(values, -k, rtol=0, atol=0)
+
+
+def test_the_cache_refuses_to_run_past_block_size():
+    model = tiny().eval()
+    _, caches = model.step(random_ids(1, 14))
+    for check_ids in (True, False):  # the room is checked even when the ids are not read
+        with pytest.raises(ValueError, match="14 cached \\+ 3 new = 17 exceeds block_size = 16"):
+            model.step(random_ids(1, 3), caches, check_ids=check_ids)
+    assert caches[0].length == 14  # nothing written
+    _, caches = model.step(random_ids(1, 2), caches)  # exactly full is fine
+    with pytest.raises(ValueError, match="16 cached \\+ 1 new = 17 exceeds block_size = 16"):
+        model.step(random_ids(1, 1), caches, check_ids=False)
+    with pytest.raises(TypeError, match="caches must be the Caches a previous step returned"):
+        model.step(random_ids(1, 1), [(c.k, c.v) for c in caches])  # the old (k, v) pairs
+
+
+def test_generation_reads_the_ids_once_and_runs_in_inference_mode():
+    model = tiny()
+    seen = []
+    real_step = model.step
+
+    def step(*args, **kwargs):
+        seen.append(torch.is_inference_mode_enabled())
+        return real_step(*args, **kwargs)
+
+    with (
+        mock.patch.object(torch, "aminmax", wraps=torch.aminmax) as reads,
+        mock.patch.object(model, "step", side_effect=step),
+    ):
+        out = model.generate(random_ids(5), 20, use_cache=True)  # fills and slides
+        assert reads.call_count == 1  # the prompt's range check: one read, not one a token
+        assert len(out) == 20 and seen == [True] * 20
+    with pytest.raises(ValueError, match="ids from 0 to 11"):
+        model.generate([0, 11], 3)  # the prompt is checked
 
 
 # --- generation ------------------------------------------------------------------------
