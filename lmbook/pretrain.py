@@ -1,9 +1,10 @@
 """The book's GPT: one character-level GPT trained once, longer than a notebook may run.
 
-Chapters 6–10 load it to study a *trained* transformer, the way other books load GPT-2's
-weights. It ships with the package as a safetensors file next to a JSON record of the run
-that made it (recipe, data, code, steps, characters read, time, device, validation
-nats/char), so every chapter, Colab and the wheel have it offline::
+Chapter 6 ("where attention wins") loads it to study a *trained* transformer, the way
+other books load GPT-2's weights. It ships with the package as a safetensors file next
+to a JSON record of the run that made it (recipe, data, code, steps, characters read,
+time, device, validation nats/char), so every chapter, Colab and the wheel have it
+offline::
 
     >>> from lmbook.pretrain import load_book_gpt
     >>> model, vocab = load_book_gpt()                               # doctest: +SKIP
@@ -19,7 +20,11 @@ by measurement: the training throughput of five candidate sizes was measured on 
 2-core CPU that trained it (about 85 billion model operations per second, whatever the
 size), which gives the budget of the planned run in operations, C; the parameter count
 N follows the compute-optimal rule of Hoffmann et al. (2022), about 20 training tokens
-per parameter, so C ≈ 6·N·20N. The record keeps the measurement.
+per parameter, so C ≈ 6·N·20N. The record keeps the measurement. Two caveats: the rule
+was fitted on much larger models reading their data once (this run reads the training
+plays eight times), so here it is a rule of thumb; and 6·N leaves out attention's
+12·n_layer·C·T operations per token (`flops_per_token`), a quarter more at this size
+and context, which is most of why the run took 92 minutes rather than the planned 75.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Where attention wins: copying, repeated passages, and mixing with an n-gram.
 
-Chapter 6 (continued) measures three things a character n-gram cannot do and a
-recurrent network does worse as the distance grows:
+Chapter 6 (continued, "where attention wins") measures copying, which no character
+n-gram can do and a recurrent network does worse as the distance grows, and mixing:
 
 - `CopyBatches`: a synthetic task. Each sequence is L different random symbols, a separator, and
   the same L symbols again; only the copy is scored. The symbols are random, so a

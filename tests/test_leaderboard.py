@@ -54,6 +54,21 @@ def test_rows_are_read_back_from_outputs() -> None:
 # as a named constant; it must equal that chapter's committed leaderboard row.
 QUOTED = [
     # (notebook, constant, notebook of the run, model, split)
+    (
+        "06_where_attention_wins",
+        "KNESER_NEY_7GRAM_VAL",
+        "01_language_models_from_counts",
+        "character 7-gram, Kneser–Ney",
+        "validation",
+    ),
+    ("06_where_attention_wins", "GRU_VAL", "03_recurrent_networks", "character GRU", "validation"),
+    (
+        "06_where_attention_wins",
+        "CHAPTER6_GPT_VAL",
+        "06_transformers",
+        "character GPT",
+        "validation",
+    ),
     ("06_transformers", "gru_val", "03_recurrent_networks", "character GRU", "validation"),
     (
         "03_recurrent_networks",
