@@ -1410,3 +1410,21 @@ def check_pad_id_unused(ids: torch.Tensor, pad_id: int, pad_token_id: object) ->
             f"{', '.join(map(str, rows[:5]))}{', …' if len(rows) > 5 else ''}): GPT-2 "
             "would pool the wrong token; pick an id no passage holds"
         )
+
+
+# --- issue 18: word2vec with noise words shared by groups of pairs ----------------------
+
+
+def check_shared_negatives(center: Any, negatives: Any) -> None:
+    """negatives is (n, K), and the B centers split into n groups of equal size."""
+    if negatives.dim() != 2 or negatives.size(0) == 0 or len(center) % negatives.size(0):
+        raise ValueError(
+            f"negatives must be (n, K) with the {len(center)} pairs in n groups of equal "
+            f"size (n divides {len(center)}), got shape {tuple(negatives.shape)}"
+        )
+
+
+def check_multiple(name: str, value: int, of_name: str, of: int) -> None:
+    """`value` is a whole multiple of `of` (both ints >= 1, checked before)."""
+    if value % of:
+        raise ValueError(f"{name}={value} must be a multiple of {of_name}={of}")

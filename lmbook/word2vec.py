@@ -37,12 +37,14 @@ from lmbook.validate import (
     check_in_vocabulary,
     check_int,
     check_min_count,
+    check_multiple,
     check_nonzero,
     check_number,
     check_one_vector_per_word,
     check_same_length,
     check_sentence_ids,
     check_sentences,
+    check_shared_negatives,
     check_str,
 )
 
@@ -243,6 +245,41 @@ def sgd_step(
     return float(loss)
 
 
+@torch.no_grad()
+def sgd_step_shared(
+    model: SkipGramNS,
+    center: torch.Tensor,
+    context: torch.Tensor,
+    negatives: torch.Tensor,
+    lr: float,
+) -> float:
+    """sgd_step where each group of G consecutive pairs shares its K noise words.
+
+    center (B,), context (B,) and negatives (B/G, K) word ids. The update is sgd_step's
+    with negatives.repeat_interleave(G, 0), but the noise words are gathered once per
+    group and their scores and gradients are batched matrix products.
+    """
+    check_shared_negatives(center, negatives)
+    v, u = model.v.weight, model.u.weight
+    n, K = negatives.shape  # n groups
+    B, d = len(center), v.size(1)
+    v_c = v.index_select(0, center)  # (B, d)
+    u_o = u.index_select(0, context)  # (B, d)
+    u_k = u.index_select(0, negatives.reshape(-1)).view(n, K, d)  # (n, K, d)
+    v_g = v_c.view(n, B // n, d)  # (n, G, d): the centers, group by group
+    pos = (u_o * v_c).sum(-1)  # (B,)
+    neg = torch.bmm(v_g, u_k.transpose(1, 2))  # (n, G, K): every center, its K
+    loss = (-F.logsigmoid(pos).sum() - F.logsigmoid(-neg).sum()) / B
+    g_pos = torch.sigmoid(pos) - 1  # (B,)
+    g_neg = torch.sigmoid(neg)  # (n, G, K)
+    grad_v = g_pos.unsqueeze(1) * u_o + torch.bmm(g_neg, u_k).view(B, d)  # (B, d)
+    grad_u_k = torch.bmm(g_neg.transpose(1, 2), v_g).view(n * K, d)  # summed over G
+    u.index_add_(0, context, g_pos.unsqueeze(1) * v_c, alpha=-lr)
+    u.index_add_(0, negatives.reshape(-1), grad_u_k, alpha=-lr)
+    v.index_add_(0, center, grad_v, alpha=-lr)
+    return float(loss)
+
+
 # --- training ------------------------------------------------------------------------------
 
 
@@ -258,12 +295,14 @@ class Word2VecConfig:
     epochs: int = 5
     batch_size: int = 4096
     lr: float = 0.025  # per pair, decayed linearly to lr * 1e-4 as in word2vec
+    group: int = 16  # G, consecutive pairs that share their K noise words (1: none)
 
     def __post_init__(self) -> None:
-        for name in ("dim", "window", "negative", "epochs", "batch_size"):
+        for name in ("dim", "window", "negative", "epochs", "batch_size", "group"):
             check_int(name, getattr(self, name))
         check_number("sample", self.sample, low=0)
         check_number("lr", self.lr, low=0, low_open=True)
+        check_multiple("batch_size", self.batch_size, "group", self.group)
 
 
 class TrainingLog:
@@ -334,7 +373,7 @@ def train_sgns(
     rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
     total = len(ids) * config.epochs  # corpus words over all epochs, for the lr decay
     log = TrainingLog(len(ids), config.epochs, progress)
-    K = config.negative
+    K, G = config.negative, config.group
     for epoch in range(config.epochs):
         centers, contexts = skipgram_pairs(ids, sentence_ids, config.window, keep, rng)
         pairs = SkipGramPairs(centers, contexts)
@@ -344,12 +383,15 @@ def train_sgns(
         for batch in batches:
             center, context = pairs[batch]  # (B,), (B,)
             lr = config.lr * max(1.0 - log.words / total, 1e-4)  # linear decay
-            negatives = torch.multinomial(
-                noise, len(batch) * K, replacement=True, generator=generator
-            )
-            negatives = negatives.view(-1, K)  # (B, K)
+            groups = -(-len(batch) // G)  # the last batch may end in a shorter group
+            negatives = torch.multinomial(noise, groups * K, replacement=True, generator=generator)
+            negatives = negatives.view(groups, K)  # (B/G, K): one row a group
+            step = sgd_step_shared
+            if len(batch) % G:  # the same update, each pair given its group's row
+                negatives = negatives.repeat_interleave(G, 0)[: len(batch)]
+                step = sgd_step
             on_device = [t.to(device) for t in (center, context, negatives)]
-            loss = sgd_step(model, *on_device, lr)
+            loss = step(model, *on_device, lr)
             log.update(loss, lr, len(ids) / len(batches), epoch)
     return log.close()
 

@@ -904,3 +904,15 @@ def test_check_pad_id_unused_names_the_passages_holding_the_pad_token() -> None:
         check_pad_id_unused(many, -1, 2)
     with pytest.raises(ValueError, match="pad_token_id must be an int >= 0, got -1"):
         check_pad_id_unused(ids, -1, -1)
+
+
+def test_check_shared_negatives_and_check_multiple() -> None:
+    from lmbook.validate import check_multiple, check_shared_negatives
+
+    check_shared_negatives(torch.arange(12), torch.zeros(4, 5))
+    for bad in (torch.zeros(5, 5), torch.zeros(0, 5), torch.zeros(12)):
+        with pytest.raises(ValueError, match="12 pairs in n groups of equal size"):
+            check_shared_negatives(torch.arange(12), bad)
+    check_multiple("batch_size", 4096, "group", 16)
+    with pytest.raises(ValueError, match="batch_size=10 must be a multiple of group=4"):
+        check_multiple("batch_size", 10, "group", 4)

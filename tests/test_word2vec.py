@@ -22,6 +22,7 @@ from lmbook.word2vec import (
     read_analogies,
     read_word_pairs,
     sgd_step,
+    sgd_step_shared,
     sgns_loss,
     skipgram_pairs,
     speeches,
@@ -134,6 +135,65 @@ def test_hand_written_gradient_step_equals_autograd_sgd():
     assert math.isclose(got, loss.item() / len(center), rel_tol=1e-9)
     for mine, ref in [(model.v, reference.v), (model.u, reference.u)]:
         torch.testing.assert_close(mine.weight, ref.weight - lr * ref.weight.grad)
+
+
+@pytest.mark.parametrize("group", [1, 3, 12])
+def test_shared_step_is_the_plain_step_with_each_groups_noise_words_repeated(group):
+    torch.manual_seed(0)
+    plain = SkipGramNS(40, 6).double()
+    torch.nn.init.normal_(plain.u.weight)
+    shared = SkipGramNS(40, 6).double()
+    shared.load_state_dict(plain.state_dict())
+    center, context = torch.randint(40, (12,)), torch.randint(40, (12,))
+    negatives = torch.randint(40, (12 // group, 4))  # (n, K), words repeat across groups
+    expected = sgd_step(plain, center, context, negatives.repeat_interleave(group, 0), 0.1)
+    got = sgd_step_shared(shared, center, context, negatives, 0.1)
+    assert math.isclose(got, expected, rel_tol=1e-12)
+    for mine, ref in [(shared.v, plain.v), (shared.u, plain.u)]:
+        torch.testing.assert_close(mine.weight, ref.weight, rtol=0, atol=1e-12)
+        assert not torch.equal(ref.weight, SkipGramNS(40, 6).double().u.weight)
+
+
+def test_shared_step_refuses_groups_that_do_not_divide_the_batch():
+    model = SkipGramNS(10, 4)
+    center = context = torch.arange(10)
+    with pytest.raises(ValueError, match=r"10 pairs in n groups of equal size .* \(3, 2\)"):
+        sgd_step_shared(model, center, context, torch.zeros(3, 2, dtype=torch.long), 0.1)
+    with pytest.raises(ValueError, match=r"got shape \(10,\)"):
+        sgd_step_shared(model, center, context, torch.zeros(10, dtype=torch.long), 0.1)
+    with pytest.raises(ValueError, match="group must be an int >= 1, got 0"):
+        Word2VecConfig(group=0)
+    with pytest.raises(ValueError, match="batch_size=100 must be a multiple of group=16"):
+        Word2VecConfig(batch_size=100)
+
+
+def test_train_sgns_shares_noise_words_by_group_and_not_in_a_short_last_batch(monkeypatch):
+    """41 sentences of 8 words and window 1 make 574 pairs: 11 batches of 48 in groups of
+    8, then 46 pairs, which the plain step trains, each pair with its group's row."""
+    import lmbook.word2vec as w2v
+
+    seen = []
+    plain, shared = w2v.sgd_step, w2v.sgd_step_shared
+
+    def spy(kind, step):
+        def wrapped(model, center, context, negatives, lr):
+            seen.append((kind, len(center), tuple(negatives.shape)))
+            return step(model, center, context, negatives, lr)
+
+        return wrapped
+
+    monkeypatch.setattr(w2v, "sgd_step", spy("plain", plain))
+    monkeypatch.setattr(w2v, "sgd_step_shared", spy("shared", shared))
+    sentences = toy_corpus(41)
+    words, counts = build_vocab(sentences, min_count=1)
+    ids, sentence_ids = encode(sentences, words)
+    config = Word2VecConfig(dim=4, window=1, negative=3, sample=0, epochs=1, batch_size=48, group=8)
+    model = SkipGramNS(len(words), 4)
+    train_sgns(
+        model, ids, sentence_ids, counts, config, torch.Generator().manual_seed(0), progress=False
+    )
+    assert seen == [("shared", 48, (6, 3))] * 11 + [("plain", 46, (46, 3))]
+    assert torch.isfinite(model.u.weight).all() and model.u.weight.abs().sum() > 0
 
 
 # --- training -------------------------------------------------------------------------
