@@ -140,51 +140,62 @@ def from_pretrained_gpt2(name_or_path: str | Path = "gpt2") -> GPT:
     return from_gpt2(GPT2LMHeadModel.from_pretrained(str(name_or_path)))
 
 
-def gpt2_state_dict(model: GPT) -> dict[str, torch.Tensor]:
-    """model's weights under GPT-2's names and layouts (Conv1D: (in, out); c_attn: q|k|v)."""
-    state, out = model.state_dict(), {}
-    out["transformer.wte.weight"] = state["tok_emb.weight"]
-    out["transformer.wpe.weight"] = state["pos_emb.weight"]
-    for i in range(model.config.n_layer):
+def gpt2_names(n_layer: int) -> list[tuple[str, str, bool]]:
+    """(lmbook's name, GPT-2's name, transposed?) of every tensor but q|k|v and the head.
+
+    GPT-2's Conv1D keeps a weight as (in, out), nn.Linear as (out, in): those are
+    transposed. GPT-2 fuses W_q, W_k and W_v into one c_attn; the converters split or
+    join it, and handle the (maybe tied) head.
+    """
+    check_int("n_layer", n_layer)
+    names = [
+        ("tok_emb.weight", "transformer.wte.weight", False),
+        ("pos_emb.weight", "transformer.wpe.weight", False),
+        ("ln_f.weight", "transformer.ln_f.weight", False),
+        ("ln_f.bias", "transformer.ln_f.bias", False),
+    ]
+    linears = [("attn.W_o", "attn.c_proj"), ("mlp.fc", "mlp.c_fc"), ("mlp.proj", "mlp.c_proj")]
+    for i in range(n_layer):
         ours, theirs = f"blocks.{i}.", f"transformer.h.{i}."
         for norm in ("ln_1", "ln_2"):
-            for p in ("weight", "bias"):
-                out[f"{theirs}{norm}.{p}"] = state[f"{ours}{norm}.{p}"]
-        qkv = [state[f"{ours}attn.W_{x}.weight"] for x in "qkv"]  # each (C, C): (out, in)
-        out[f"{theirs}attn.c_attn.weight"] = torch.cat(qkv, dim=0).T  # (C, 3C)
-        out[f"{theirs}attn.c_attn.bias"] = torch.cat(
-            [state[f"{ours}attn.W_{x}.bias"] for x in "qkv"]
-        )
-        pairs = [("attn.c_proj", "attn.W_o"), ("mlp.c_fc", "mlp.fc"), ("mlp.c_proj", "mlp.proj")]
-        for conv, linear in pairs:
-            out[f"{theirs}{conv}.weight"] = state[f"{ours}{linear}.weight"].T
-            out[f"{theirs}{conv}.bias"] = state[f"{ours}{linear}.bias"]
-    out["transformer.ln_f.weight"] = state["ln_f.weight"]
-    out["transformer.ln_f.bias"] = state["ln_f.bias"]
+            names += [
+                (f"{ours}{norm}.{p}", f"{theirs}{norm}.{p}", False) for p in ("weight", "bias")
+            ]
+        for linear, conv in linears:
+            names.append((f"{ours}{linear}.weight", f"{theirs}{conv}.weight", True))
+            names.append((f"{ours}{linear}.bias", f"{theirs}{conv}.bias", False))
+    return names
+
+
+def gpt2_state_dict(model: GPT) -> dict[str, torch.Tensor]:
+    """model's weights under GPT-2's names and layouts (Conv1D: (in, out); c_attn: q|k|v)."""
+    state = model.state_dict()
+    out = {
+        theirs: state[ours].T if t else state[ours]
+        for ours, theirs, t in gpt2_names(model.config.n_layer)
+    }
+    for i in range(model.config.n_layer):
+        ours, theirs = f"blocks.{i}.attn.W_", f"transformer.h.{i}.attn.c_attn."
+        qkv = [state[f"{ours}{x}.weight"] for x in "qkv"]  # each (C, C): (out, in)
+        out[f"{theirs}weight"] = torch.cat(qkv, dim=0).T  # (C, 3C)
+        out[f"{theirs}bias"] = torch.cat([state[f"{ours}{x}.bias"] for x in "qkv"])
     out["lm_head.weight"] = state["lm_head.weight"]
     return {k: v.contiguous() for k, v in out.items()}
 
 
 def lmbook_state_dict(state: dict[str, torch.Tensor], config: GPTConfig) -> dict[str, torch.Tensor]:
     """A GPT-2 state dict (GPT2LMHeadModel's names) under lmbook's names and layouts."""
-    C, out = config.n_embd, {}
-    out["tok_emb.weight"] = state["transformer.wte.weight"]
-    out["pos_emb.weight"] = state["transformer.wpe.weight"]
+    C = config.n_embd
+    out = {
+        ours: state[theirs].T if t else state[theirs]
+        for ours, theirs, t in gpt2_names(config.n_layer)
+    }
     for i in range(config.n_layer):
-        ours, theirs = f"blocks.{i}.", f"transformer.h.{i}."
-        for norm in ("ln_1", "ln_2"):
-            for p in ("weight", "bias"):
-                out[f"{ours}{norm}.{p}"] = state[f"{theirs}{norm}.{p}"]
-        w, b = state[f"{theirs}attn.c_attn.weight"], state[f"{theirs}attn.c_attn.bias"]
+        ours, theirs = f"blocks.{i}.attn.W_", f"transformer.h.{i}.attn.c_attn."
+        w, b = state[f"{theirs}weight"], state[f"{theirs}bias"]  # (C, 3C), (3C,)
         for j, x in enumerate("qkv"):
-            out[f"{ours}attn.W_{x}.weight"] = w[:, j * C : (j + 1) * C].T
-            out[f"{ours}attn.W_{x}.bias"] = b[j * C : (j + 1) * C]
-        pairs = [("attn.c_proj", "attn.W_o"), ("mlp.c_fc", "mlp.fc"), ("mlp.c_proj", "mlp.proj")]
-        for conv, linear in pairs:
-            out[f"{ours}{linear}.weight"] = state[f"{theirs}{conv}.weight"].T
-            out[f"{ours}{linear}.bias"] = state[f"{theirs}{conv}.bias"]
-    out["ln_f.weight"] = state["transformer.ln_f.weight"]
-    out["ln_f.bias"] = state["transformer.ln_f.bias"]
+            out[f"{ours}{x}.weight"] = w[:, j * C : (j + 1) * C].T
+            out[f"{ours}{x}.bias"] = b[j * C : (j + 1) * C]
     head = state.get("lm_head.weight", state["transformer.wte.weight"])  # tied: one tensor
     out["lm_head.weight"] = head
     return {k: v.contiguous() for k, v in out.items()}

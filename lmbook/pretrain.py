@@ -45,6 +45,7 @@ import torch
 
 import lmbook
 from lmbook import data, runtime, training, transformer
+from lmbook.execute import cpu_name
 from lmbook.text import Vocab, char_tokenize
 from lmbook.transformer import GPT, GPTConfig
 from lmbook.validate import check_device_available, check_int, check_type
@@ -288,15 +289,7 @@ def _describe(device: torch.device | str) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    return f"{cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmbook.analysis import eval_mode
 from lmbook.ngram import NGramLM
 from lmbook.rnn import CharRNN
 from lmbook.transformer import GPT
@@ -109,13 +110,9 @@ def position_surprisal(
         nats = torch.stack([-torch.from_numpy(model.log_probs(r.tolist())[1:]) for r in rows])
         nats = nats.float()
     else:
-        was_training = model.training
-        model.eval()
-        try:
-            device = next(model.parameters()).device
+        device = next(model.parameters()).device
+        with eval_mode(model), torch.no_grad():
             logits, _ = model(inputs.to(device))  # (B, T, V)
-        finally:
-            model.train(was_training)
         nats = F.cross_entropy(logits.transpose(1, 2), safe.to(device), reduction="none")
         nats = nats.float().cpu()
     return nats.masked_fill(~scored, float("nan"))
@@ -134,13 +131,8 @@ def copy_accuracy(
                 context = r[max(0, i + 1 - (model.n - 1)) : i + 1].tolist()
                 hits.append(int(np.argmax(model.next_token_probs(context))) == int(t[i]))
         return float(np.mean(hits))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits, _ = model(inputs.to(next(model.parameters()).device))
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        logits, _ = model(inputs.to(next(model.parameters()).device))
     scored = targets != IGNORE
     right = logits.argmax(-1).cpu() == targets
     return float(right[scored].float().mean())

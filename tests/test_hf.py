@@ -244,3 +244,17 @@ def test_a_trainer_run_lowers_the_loss_on_a_separable_task():
     losses = [entry["loss"] for entry in log if "loss" in entry]
     assert len(losses) >= 20  # one entry a step (logging_steps=1)
     assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 0.1
+
+
+def test_gpt2_names_is_one_table_for_both_directions() -> None:
+    from lmbook.hf import gpt2_names
+
+    names = gpt2_names(2)
+    assert len(names) == 4 + 2 * (4 + 6)  # embeddings, ln_f; per layer 2 norms, 3 linears
+    assert len({ours for ours, _, _ in names}) == len({theirs for _, theirs, _ in names}) == 24
+    transposed = {ours for ours, _, t in names if t}
+    assert transposed == {
+        f"blocks.{i}.{m}.weight" for i in (0, 1) for m in ("attn.W_o", "mlp.fc", "mlp.proj")
+    }
+    with pytest.raises(ValueError, match="n_layer must be an int >= 1, got 0"):
+        gpt2_names(0)
