@@ -220,3 +220,23 @@ def test_pruned_model_loss_grows_with_sparsity() -> None:
     assert torch.equal(outputs[0], model(idx)[0])  # amount 0 changes nothing
     gaps = [(o - outputs[0]).abs().mean().item() for o in outputs[1:]]
     assert 0 < gaps[0] < gaps[1] and math.isfinite(gaps[1])
+
+
+def test_the_book_gpt_compresses_as_chapter_8_measures_it() -> None:
+    """Chapter 8's teacher: int8 keeps the tie and about 1% of the loss; pruning 10% is free."""
+    from lmbook import data
+    from lmbook.pretrain import load_book_gpt
+    from lmbook.text import char_tokenize
+
+    teacher, vocab = load_book_gpt("cpu")
+    ids = torch.tensor(vocab.encode(char_tokenize(data.shakespeare("validation")[:4_097])))
+    loss = teacher.nats_per_token(ids, stride=256)
+    q = quantize_int8(teacher)
+    quantized = [m for m in q.modules() if callable(getattr(m, "weight", None))]
+    assert len(quantized) == 6 * teacher.config.n_layer  # W_q, W_k, W_v, W_o, fc, proj
+    assert q.lm_head.weight is q.tok_emb.weight  # the tie survives, in float32
+    assert model_size_bytes(teacher) / model_size_bytes(q) > 3.4
+    assert 0 < q.nats_per_token(ids, stride=256) - loss < 0.05
+    pruned = prune_linear(teacher, 0.1)
+    assert sparsity(pruned) == pytest.approx(0.1, abs=1e-6)
+    assert abs(pruned.nats_per_token(ids, stride=256) - loss) < 0.01
