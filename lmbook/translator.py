@@ -23,8 +23,11 @@ token, so the causal mask already hides it, and the loss ignores it.
 Decoding reads one token per step and caches what earlier steps computed
 (`start_cache`, `cached_step`): each decoder layer's self-attention keys and values of
 the tokens read so far, and its cross-attention keys and values, projected from the
-memory once per source. Every tensor of the decoding state is batch-first, like
-chapters 4 and 5's, so `lmbook.decoding.select` (beam search) reorders it.
+memory once per source. `fast_step`, the model's `decode_step`, gives the same numbers
+with the self-attention cache written in place into buffers allocated ahead
+(`with_room`), where `cached_step` grows it with `torch.cat`. Every tensor of the
+decoding state is batch-first, like chapters 4 and 5's, so `lmbook.decoding.select`
+(beam search) reorders it.
 """
 
 from __future__ import annotations
