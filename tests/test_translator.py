@@ -16,7 +16,9 @@ from lmbook.training import count_parameters, train
 from lmbook.translator import (
     TransformerConfig,
     TransformerSeq2Seq,
+    cached_step,
     cross_attention_weights,
+    fast_step,
     start_cache,
 )
 
@@ -53,12 +55,20 @@ class Ending(TransformerSeq2Seq):
 
     def decode_step(self, prev: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
         logits, state = super().decode_step(prev, state)
-        t = state["prefix"].size(1) if "prefix" in state else state["self_k"].size(3)
+        t = state["prefix"].size(1) if "prefix" in state else state["read"].size(1)
         return logits + 0.5 * t * (torch.arange(logits.size(1)) == 3), state
 
 
 class RereadingEnding(Ending, Rereading):
     """An Ending without the cache."""
+
+
+class PlainEnding(Ending):
+    """An Ending whose decode_step is cached_step, the cache grown by torch.cat."""
+
+    def decode_step(self, prev: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
+        logits, state = cached_step(self, prev, state)
+        return logits + 0.5 * state["self_k"].size(3) * (torch.arange(logits.size(1)) == 3), state
 
 
 def model64(seed: int = 0, ending: bool = False, **overrides) -> TransformerSeq2Seq:
@@ -147,13 +157,40 @@ def test_forward_and_state_shapes():
     started = start_cache(model, state)  # 2 layers, 2 heads of d_k = 8
     assert started["cross_k"].shape == started["cross_v"].shape == (B, 2, 2, S, 8)
     assert started["self_k"].shape == started["self_v"].shape == (B, 2, 2, 0, 8)
-    step, after = model.decode_step(tgt[:, 0], state)
+    step, after = cached_step(model, tgt[:, 0], state)  # the plain cache grows by cat
     assert step.shape == (B, 11) and after["self_k"].shape == (B, 2, 2, 1, 8)
-    _, after = model.decode_step(tgt[:, 1], after)
+    _, after = cached_step(model, tgt[:, 1], after)
     assert after["self_v"].shape == (B, 2, 2, 2, 8)
     chosen = select(after, torch.tensor([3, 0, 0]))  # beam search's reordering works on it
     assert all(v.size(0) == 3 for v in chosen.values())
     assert torch.equal(chosen["self_k"], after["self_k"][[3, 0, 0]])
+    # decode_step is fast_step: buffers of 16 positions, then 32, and the ids read
+    step, fast = model.decode_step(tgt[:, 0], state)
+    assert step.shape == (B, 11) and fast["self_k"].shape == (B, 2, 2, 16, 8)
+    assert torch.equal(fast["read"], tgt[:, :1])
+    for t in range(1, 17):
+        _, fast = model.decode_step(tgt[:, min(t, T - 1)], fast)
+    assert fast["self_v"].shape == (B, 2, 2, 32, 8) and fast["read"].shape == (B, 17)
+    chosen = select(fast, torch.tensor([3, 0, 0]))
+    assert all(v.size(0) == 3 for v in chosen.values())
+    assert torch.equal(chosen["self_k"][:, :, :, :17], fast["self_k"][[3, 0, 0], :, :, :17])
+
+
+def test_fast_step_gives_cached_steps_logits_and_cache_past_its_first_room():
+    model = model64(seed=11, max_len=40)
+    src, _ = batch(random_examples(5, seed=11))
+    torch.manual_seed(11)
+    ids = torch.randint(4, 11, (5, 37))  # 37 steps: the buffers grow from 16 to 32 to 64
+    plain, fast = model.encode(src), model.encode(src)
+    for t in range(ids.size(1)):
+        expected, plain = cached_step(model, ids[:, t], plain)
+        got, fast = fast_step(model, ids[:, t], fast)
+        torch.testing.assert_close(got, expected, rtol=0, atol=ATOL)
+    assert fast["self_k"].size(3) == 64
+    n = ids.size(1)
+    torch.testing.assert_close(fast["self_k"][:, :, :, :n], plain["self_k"], rtol=0, atol=ATOL)
+    torch.testing.assert_close(fast["self_v"][:, :, :, :n], plain["self_v"], rtol=0, atol=ATOL)
+    assert torch.equal(fast["read"], ids)
 
 
 def test_padding_never_changes_a_sentence_logits_or_translations():
@@ -226,6 +263,28 @@ def test_the_cache_changes_no_token_of_greedy_or_beam_search():
     for ours, theirs in zip(beams, reference, strict=True):
         assert [h.tokens for h in ours] == [h.tokens for h in theirs]
         assert [h.log_prob for h in ours] == pytest.approx([h.log_prob for h in theirs], abs=ATOL)
+    plain = PlainEnding(cached.config).double().eval()  # cached_step, the cat-grown cache
+    plain.load_state_dict(cached.state_dict())
+    assert greedy_decode(plain, src, max_len=12) == greedy
+    plain_beams = beam_search(plain, src, beam_size=3, max_len=12, return_all=True)
+    for ours, theirs in zip(beams, plain_beams, strict=True):
+        assert [h.tokens for h in ours] == [h.tokens for h in theirs]
+        assert [h.log_prob for h in ours] == pytest.approx([h.log_prob for h in theirs], abs=ATOL)
+
+
+def test_fast_step_past_its_first_room_in_greedy_and_beam_search():
+    cached = model64(seed=12, max_len=40)  # no push to <eos>: outputs past 16 positions
+    rereading = Rereading(cached.config).double().eval()
+    rereading.load_state_dict(cached.state_dict())
+    src, _ = batch(random_examples(4, seed=12))
+    greedy = greedy_decode(cached, src, max_len=30)
+    assert max(len(g) for g in greedy) > 16
+    assert greedy_decode(rereading, src, max_len=30) == greedy
+    beams = beam_search(cached, src, beam_size=3, max_len=30, return_all=True)
+    reference = beam_search(rereading, src, beam_size=3, max_len=30, return_all=True)
+    for ours, theirs in zip(beams, reference, strict=True):
+        assert [h.tokens for h in ours] == [h.tokens for h in theirs]
+        assert [h.log_prob for h in ours] == pytest.approx([h.log_prob for h in theirs], abs=ATOL)
 
 
 def test_the_cache_in_float32_and_past_max_len():
@@ -237,7 +296,7 @@ def test_the_cache_in_float32_and_past_max_len():
         step, state = model.decode_step(tgt[:, t], state)
         torch.testing.assert_close(step, logits[:, t], rtol=1e-5, atol=1e-5)
     prev = tgt[:, 0]
-    for _ in range(6 - state["self_k"].size(3)):
+    for _ in range(6 - state["read"].size(1)):
         _, state = model.decode_step(prev, state)
     with pytest.raises(ValueError, match="the target has 7 positions but config.max_len=6"):
         model.decode_step(prev, state)
