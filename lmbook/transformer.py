@@ -98,8 +98,8 @@ class Cache:
     `append` writes the new positions after the cached ones into buffers allocated
     ahead, room for `capacity` positions (`step` asks for block_size), so a new token
     copies its own key and value, not the whole cache as `torch.cat` would. Out of room,
-    it moves to buffers twice as large, as a Python list does. `k, v = cache` (or
-    cache[0], cache[1]) gives the keys and values so far, views into the buffers.
+    it moves to buffers twice as large (geometric growth: moves stay rare). `k, v =
+    cache` (or cache[0], cache[1]) gives the keys and values so far, views into them.
     """
 
     def __init__(self, capacity: int = 0) -> None:
