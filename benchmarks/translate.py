@@ -45,6 +45,7 @@ from lmbook.translator import (
     start_cache,
     with_room,
 )
+from lmbook.validate import check_not_stepped
 
 
 class PlainCache(TransformerSeq2Seq):
@@ -59,8 +60,10 @@ class FusedQKV(TransformerSeq2Seq):
         if "read" not in state:
             state = with_room({**start_cache(self, state), "read": prev[:, None][:, :0]}, 16)
         t, h = state["read"].size(1), self.config.n_heads
+        check_not_stepped(state["filled"], t)  # fast_step's guard, so the timings compare
         if t == state["self_k"].size(3):
             state = with_room(state, 2 * t)
+        state["filled"].add_(1)
         src_mask = state["src_mask"][:, None, None, :]
         y = self.embed(prev[:, None], self.tgt_embed, start=t)
         for i, layer in enumerate(self.decoder):

@@ -48,9 +48,11 @@ from lmbook.validate import (
     check_divisible,
     check_index,
     check_int,
+    check_not_stepped,
     check_number,
     check_positions,
     check_source_ids,
+    check_step_owner,
     check_target_batch,
     check_token_ids,
     check_type,
@@ -250,6 +252,7 @@ def cached_step(model: TransformerSeq2Seq, prev: Tensor, state: State) -> tuple[
     """Read prev (B,) at position t, the number of tokens cached -> logits (B, V) of the
     next token, and the state with prev's keys and values added to every layer's cache.
     The numbers of model.decode over the whole prefix, at the cost of one position."""
+    check_step_owner(state, "cached_step")
     if "self_k" not in state:
         state = start_cache(model, state)
     t, h = state["self_k"].size(3), model.config.n_heads
@@ -277,9 +280,10 @@ def cached_step(model: TransformerSeq2Seq, prev: Tensor, state: State) -> tuple[
 
 def with_room(state: State, room: int) -> State:
     """The state with self-attention buffers "self_k", "self_v" of `room` positions,
-    (B, n_layers, n_heads, room, d_k), holding the t cached ones, t = "read".size(1)."""
+    (B, n_layers, n_heads, room, d_k), holding the t cached ones, t = "read".size(1),
+    and "filled" (B,), the positions they hold, shared by every state they are in."""
     t, (B, L, h, _, d_k) = state["read"].size(1), state["cross_k"].shape
-    moved = {}
+    moved = {"filled": state["read"].new_full((B,), t)}
     for name in ("self_k", "self_v"):
         moved[name] = state["cross_k"].new_empty(B, L, h, room, d_k)
         moved[name][:, :, :, :t] = state[name][:, :, :, :t]  # the cached positions
@@ -289,15 +293,20 @@ def with_room(state: State, room: int) -> State:
 def fast_step(model: TransformerSeq2Seq, prev: Tensor, state: State) -> tuple[Tensor, State]:
     """cached_step's numbers, with each layer's self-attention cache written in place:
     prev's keys and values go into position t of buffers allocated ahead (twice the
-    room when full), so a step copies one position, where torch.cat copies the whole
-    cache. "read" (B, t) holds the ids read. The buffers are shared with the state
-    passed in: step each state once (beam search's select copies them). No backward."""
+    room when full), so a step writes one position where torch.cat copies the whole
+    cache (beam search's select still copies whole buffers). "read" (B, t) holds the
+    ids read. The buffers are shared with the state passed in, so a state can be
+    stepped once ("filled" counts the positions written; a second step is refused):
+    to branch, select (copy) it first. No backward through several steps."""
+    check_step_owner(state, "fast_step")
     if "read" not in state:  # nothing read yet: room for 16 positions
         state = with_room({**start_cache(model, state), "read": prev[:, None][:, :0]}, 16)
     t, h = state["read"].size(1), model.config.n_heads
     check_positions("target", t + 1, model.config.max_len)
+    check_not_stepped(state["filled"], t)
     if t == state["self_k"].size(3):
         state = with_room(state, 2 * t)
+    state["filled"].add_(1)  # in place: the state passed in is now stepped
     p = model.config.dropout if model.training else 0.0
     src_mask = state["src_mask"][:, None, None, :]  # (B, 1, 1, S)
     y = model.embed(prev[:, None], model.tgt_embed, start=t)  # (B, 1, d_model)

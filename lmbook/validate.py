@@ -1428,3 +1428,41 @@ def check_multiple(name: str, value: int, of_name: str, of: int) -> None:
     """`value` is a whole multiple of `of` (both ints >= 1, checked before)."""
     if value % of:
         raise ValueError(f"{name}={value} must be a multiple of {of_name}={of}")
+
+
+# --- issue 18: the translator's decoding states (fast_step writes in place) ------------
+
+
+def check_step_owner(state: dict, step: str) -> None:
+    """`state` is one that the decoding step `step` ("cached_step" or "fast_step") can
+    continue: fast_step's states hold "read" (the ids read) and buffers with spare
+    room, cached_step's hold a cache of exactly the positions read and no "read"."""
+    if step not in ("cached_step", "fast_step"):
+        raise ValueError(f'step must be "cached_step" or "fast_step", got {step!r}')
+    made_by_fast = "read" in state
+    if step == "cached_step" and made_by_fast:
+        raise ValueError(
+            "cached_step was given a state that fast_step made (it holds 'read' and "
+            "buffers with spare room, whose unwritten positions cached_step would read "
+            "as cached): continue it with fast_step (model.decode_step), or start again "
+            "from model.encode(src)"
+        )
+    if step == "fast_step" and not made_by_fast and "self_k" in state:
+        raise ValueError(
+            "fast_step was given a state that cached_step made (it has 'self_k' but no "
+            "'read'), and would start its cache afresh: continue it with cached_step, "
+            "or start again from model.encode(src)"
+        )
+
+
+def check_not_stepped(filled: torch.Tensor, t: int) -> None:
+    """fast_step's guard: the state's buffers hold exactly the t positions it has read
+    (filled, one count per row); more means a step from this state already wrote into
+    them, which fast_step refuses instead of reading another branch's position."""
+    if bool((filled != t).any()):
+        raise ValueError(
+            f"this decoding state was already stepped: it has read {t} token(s), but its "
+            f"buffers, shared with the states stepped from it, hold {int(filled.max())} "
+            "positions; fast_step writes the cache in place, so step each state once, "
+            "and to branch, copy it first with lmbook.decoding.select(state, rows)"
+        )

@@ -193,6 +193,36 @@ def test_fast_step_gives_cached_steps_logits_and_cache_past_its_first_room():
     assert torch.equal(fast["read"], ids)
 
 
+def test_fast_step_refuses_a_state_stepped_twice_and_select_lets_it_branch():
+    model = model64(seed=12)
+    src, _ = batch(random_examples(3, seed=12))
+    ids = torch.randint(4, 11, (3, 6), generator=torch.Generator().manual_seed(12))
+    state = model.encode(src)
+    for t in range(4):  # inside the first room: the steps share one pair of buffers
+        _, state = fast_step(model, ids[:, t], state)
+    assert torch.equal(state["filled"], torch.full((3,), 4))
+    branch = select(state, torch.arange(3))  # a copy: buffers and count
+    expected, after = fast_step(model, ids[:, 4], state)
+    with pytest.raises(ValueError, match=r"already stepped: it has read 4 token\(s\)"):
+        fast_step(model, ids[:, 5], state)  # a second branch from the same state
+    got, _ = fast_step(model, ids[:, 4], branch)  # the copy steps on its own buffers
+    torch.testing.assert_close(got, expected, rtol=0, atol=ATOL)
+    then, _ = fast_step(model, ids[:, 5], after)  # the first branch continues, unharmed
+    reference = model.decode(torch.cat([ids[:, :5], ids[:, 5:6]], 1), model.encode(src))
+    torch.testing.assert_close(then, reference[:, -1], rtol=0, atol=ATOL)
+
+
+def test_each_step_refuses_the_other_steps_state():
+    model = model64(seed=13)
+    src, tgt = batch(random_examples(2, seed=13))
+    _, fast = fast_step(model, tgt[:, 0], model.encode(src))
+    with pytest.raises(ValueError, match="cached_step was given a state that fast_step"):
+        cached_step(model, tgt[:, 1], fast)
+    _, plain = cached_step(model, tgt[:, 0], model.encode(src))
+    with pytest.raises(ValueError, match="fast_step was given a state that cached_step"):
+        fast_step(model, tgt[:, 1], plain)
+
+
 def test_padding_never_changes_a_sentence_logits_or_translations():
     model = model64(seed=4, ending=True)
     examples = random_examples(6, seed=4)

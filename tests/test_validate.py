@@ -916,3 +916,32 @@ def test_check_shared_negatives_and_check_multiple() -> None:
     check_multiple("batch_size", 4096, "group", 16)
     with pytest.raises(ValueError, match="batch_size=10 must be a multiple of group=4"):
         check_multiple("batch_size", 10, "group", 4)
+
+
+# --- issue 18: the translator's decoding states --------------------------------------
+
+
+def test_check_step_owner_sends_each_state_back_to_the_step_that_made_it() -> None:
+    from lmbook.validate import check_step_owner
+
+    empty, fresh = torch.zeros(2, 1, 1, 0, 4), {"memory": torch.zeros(2, 3, 4)}
+    check_step_owner(fresh, "cached_step")
+    check_step_owner(fresh, "fast_step")
+    check_step_owner({"self_k": empty}, "cached_step")
+    check_step_owner({"self_k": empty, "read": torch.zeros(2, 0)}, "fast_step")
+    with pytest.raises(ValueError, match="cached_step was given a state that fast_step"):
+        check_step_owner({"self_k": empty, "read": torch.zeros(2, 0)}, "cached_step")
+    with pytest.raises(ValueError, match="fast_step was given a state that cached_step"):
+        check_step_owner({"self_k": empty}, "fast_step")
+    with pytest.raises(ValueError, match='step must be "cached_step" or "fast_step"'):
+        check_step_owner(fresh, "beam_step")
+
+
+def test_check_not_stepped_refuses_a_state_whose_buffers_moved_on() -> None:
+    from lmbook.validate import check_not_stepped
+
+    check_not_stepped(torch.tensor([3, 3]), 3)
+    with pytest.raises(ValueError, match=r"already stepped: it has read 3 token\(s\), but its"):
+        check_not_stepped(torch.tensor([4, 4]), 3)
+    with pytest.raises(ValueError, match="copy it first with lmbook.decoding.select"):
+        check_not_stepped(torch.tensor([3, 4]), 3)
