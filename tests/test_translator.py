@@ -25,6 +25,13 @@ from lmbook.translator import (
 ATOL = 1e-10  # float64: the same sums over more (masked) keys agree far below this
 
 
+def assert_same_beams(ours_all, theirs_all):
+    """Beam search's hypotheses, source by source: the same tokens, log-probs within ATOL."""
+    for ours, theirs in zip(ours_all, theirs_all, strict=True):
+        assert [h.tokens for h in ours] == [h.tokens for h in theirs]
+        assert [h.log_prob for h in ours] == pytest.approx([h.log_prob for h in theirs], abs=ATOL)
+
+
 # Tiny models run fastest on one thread (the fixture is in conftest.py).
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -290,16 +297,12 @@ def test_the_cache_changes_no_token_of_greedy_or_beam_search():
     assert greedy_decode(rereading, src, max_len=12) == greedy
     beams = beam_search(cached, src, beam_size=3, max_len=12, return_all=True)
     reference = beam_search(rereading, src, beam_size=3, max_len=12, return_all=True)
-    for ours, theirs in zip(beams, reference, strict=True):
-        assert [h.tokens for h in ours] == [h.tokens for h in theirs]
-        assert [h.log_prob for h in ours] == pytest.approx([h.log_prob for h in theirs], abs=ATOL)
+    assert_same_beams(beams, reference)
     plain = PlainEnding(cached.config).double().eval()  # cached_step, the cat-grown cache
     plain.load_state_dict(cached.state_dict())
     assert greedy_decode(plain, src, max_len=12) == greedy
     plain_beams = beam_search(plain, src, beam_size=3, max_len=12, return_all=True)
-    for ours, theirs in zip(beams, plain_beams, strict=True):
-        assert [h.tokens for h in ours] == [h.tokens for h in theirs]
-        assert [h.log_prob for h in ours] == pytest.approx([h.log_prob for h in theirs], abs=ATOL)
+    assert_same_beams(beams, plain_beams)
 
 
 def test_fast_step_past_its_first_room_in_greedy_and_beam_search():
@@ -312,9 +315,7 @@ def test_fast_step_past_its_first_room_in_greedy_and_beam_search():
     assert greedy_decode(rereading, src, max_len=30) == greedy
     beams = beam_search(cached, src, beam_size=3, max_len=30, return_all=True)
     reference = beam_search(rereading, src, beam_size=3, max_len=30, return_all=True)
-    for ours, theirs in zip(beams, reference, strict=True):
-        assert [h.tokens for h in ours] == [h.tokens for h in theirs]
-        assert [h.log_prob for h in ours] == pytest.approx([h.log_prob for h in theirs], abs=ATOL)
+    assert_same_beams(beams, reference)
 
 
 def test_the_cache_in_float32_and_past_max_len():
