@@ -19,7 +19,7 @@ progress bar and the loss history of `train_sgns`) and the readers of the test-s
 
 import math
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -285,7 +285,7 @@ def sgd_step_shared(
 
 @dataclass
 class Word2VecConfig:
-    """The settings of SGNS training: gensim's defaults, plus a batch size."""
+    """SGNS training settings: gensim's defaults, plus a batch size and a group size."""
 
     dim: int = 100
     window: int = 5  # the largest window; each center draws b ~ U{1..window}
@@ -308,14 +308,15 @@ class Word2VecConfig:
 class TrainingLog:
     """The bookkeeping of train_sgns: a progress bar, and a record every `every` batches.
 
-    A record holds the step, the epoch (a fraction), the mean loss of the batches since
-    the last record, the learning rate and the throughput (corpus words per second); one
-    is also made at the end of each epoch.
+    A record holds the step, the epoch (a fraction), the mean loss of the last `every`
+    batches (fewer only before the first record), the learning rate and the throughput
+    (corpus words per second); one is also made at the end of each epoch, so its loss is
+    not that of a short last batch alone.
     """
 
     def __init__(self, corpus_words: int, epochs: int, progress: bool = True, every: int = 200):
         self.corpus_words, self.every, self.history = corpus_words, every, []
-        self.words, self.step, self.running, self.seen = 0.0, 0, 0.0, 0
+        self.words, self.step, self.recent = 0.0, 0, deque(maxlen=every)
         self.start = time.perf_counter()
         self.bar = tqdm(
             total=corpus_words * epochs,
@@ -327,7 +328,8 @@ class TrainingLog:
 
     def update(self, loss: float, lr: float, words: float, epoch: int) -> None:
         """Count one batch of epoch `epoch` (from 0) that covered `words` corpus words."""
-        self.running, self.seen, self.step = self.running + loss, self.seen + 1, self.step + 1
+        self.recent.append(loss)
+        self.step += 1
         self.words += words
         self.bar.update(words)
         end_of_epoch = self.words >= (epoch + 1) * self.corpus_words - 1e-6
@@ -337,12 +339,11 @@ class TrainingLog:
                 {
                     "step": self.step,
                     "epoch": self.words / self.corpus_words,
-                    "loss": self.running / max(self.seen, 1),
+                    "loss": sum(self.recent) / len(self.recent),
                     "lr": lr,
                     "words/s": self.words / elapsed,
                 }
             )
-            self.running, self.seen = 0.0, 0
 
     def close(self) -> list[dict]:
         """Close the progress bar; return the history."""
@@ -363,7 +364,8 @@ def train_sgns(
     """Train `model` by SGNS on the encoded corpus; returns the loss history.
 
     Each epoch draws a fresh subsample and fresh windows (NumPy, seeded from
-    `generator`), then walks the shuffled pairs in batches, K noise words per pair.
+    `generator`), then walks the shuffled pairs in batches, K noise words per pair,
+    shared by each group of G pairs.
     """
     check_corpus_ids(ids)
     check_same_length(counts=counts, model_words=model.v.weight)

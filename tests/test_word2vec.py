@@ -11,6 +11,7 @@ import torch
 from lmbook.word2vec import (
     SkipGramNS,
     SkipGramPairs,
+    TrainingLog,
     VectorSpace,
     Word2VecConfig,
     WordVectors,
@@ -197,6 +198,17 @@ def test_train_sgns_shares_noise_words_by_group_and_not_in_a_short_last_batch(mo
 
 
 # --- training -------------------------------------------------------------------------
+
+
+def test_training_log_records_average_the_last_every_batches():
+    """The end-of-epoch record after a short tail averages the last `every` batches, not
+    the tail alone (a lone short last batch made the curve end with a false uptick)."""
+    log = TrainingLog(corpus_words=6, epochs=1, progress=False, every=4)
+    for loss in (1.0, 2.0, 3.0, 4.0, 5.0, 9.0):
+        log.update(loss, 0.1, words=1.0, epoch=0)
+    history = log.close()
+    assert [r["step"] for r in history] == [4, 6]
+    assert history[0]["loss"] == 2.5 and history[1]["loss"] == (3 + 4 + 5 + 9) / 4
 
 
 def toy_corpus(n_sentences=600, seed=0):
