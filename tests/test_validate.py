@@ -916,3 +916,21 @@ def test_check_shared_negatives_and_check_multiple() -> None:
     check_multiple("batch_size", 4096, "group", 16)
     with pytest.raises(ValueError, match="batch_size=10 must be a multiple of group=4"):
         check_multiple("batch_size", 10, "group", 4)
+
+
+# --- issue 17: chapter 7's fair experiment ----------------------------------------------
+
+
+def test_check_label_count_and_check_split_block() -> None:
+    from lmbook.validate import check_label_count, check_split_block
+
+    check_label_count(6, 6, 100)
+    check_label_count(100, 6, 100)
+    for bad in (5, 101, 3.0, "all", True):
+        with pytest.raises(ValueError, match=r"label count must be an int from 6 \(one"):
+            check_label_count(bad, 6, 100)
+    check_split_block(0, 6)
+    check_split_block(5, 6)
+    for bad in (-1, 6, 1.0, None):
+        with pytest.raises(ValueError, match=r"block index from 0 to 5 \(the GPT has 6"):
+            check_split_block(bad, 6)
