@@ -67,7 +67,7 @@ from lmbook.validate import (
 METHODS = ("bow", "probe", "ft", "lpft")
 GRIDS: dict[str, tuple[float, ...]] = {
     "bow": (0.1, 0.3, 1.0, 3.0, 10.0),  # C of the logistic regression
-    "probe": (0.001, 0.01, 0.1, 1.0),  # C of the logistic regression
+    "probe": (1e-4, 1e-3, 0.01, 0.1, 1.0),  # C of the logistic regression
     "ft": (3e-5, 1e-4, 3e-4, 1e-3, 3e-3),  # the blocks' rate; the head's: head_ratio ×
     "lpft": (3e-5, 1e-4, 3e-4, 1e-3, 3e-3),
 }
@@ -425,18 +425,29 @@ class Inputs:
 
 
 def gpt_inputs(
-    task: GenreTask, gpt: GPT, vocab: Vocab, recipe: Recipe, train_rows: np.ndarray | None
+    task: GenreTask,
+    gpt: GPT,
+    vocab: Vocab,
+    recipe: Recipe,
+    train_rows: np.ndarray | None,
+    pooled_rows: np.ndarray | None = None,
 ) -> Inputs:
-    """Encode every split's texts (no further cut: each fits the context) and run the
-    frozen body once; block inputs are kept for all held-out rows and train_rows."""
+    """Encode every split's texts (the task cut them to the context) and run the frozen
+    body once; block inputs are kept for all held-out rows and train_rows. Training
+    rows outside pooled_rows (None: all) are not read: their pooled states are NaN."""
     split = gpt.config.n_layer - recipe.tune_blocks
     pooled, states = {}, {}
     for name, texts in task.texts.items():
         ids, _ = encode_passages(texts, vocab, recipe.context)
-        keep = train_rows if name == "train" else np.arange(len(texts))
-        if train_rows is None and name == "train":
-            keep = np.array([], dtype=int)
-        pooled[name], states[name] = body_states(gpt, ids, split, keep, recipe.feature_batch)
+        rows = np.arange(len(ids))
+        if name == "train" and pooled_rows is not None:
+            rows = np.union1d(pooled_rows, [] if train_rows is None else train_rows)
+        keep = rows if name != "train" else [] if train_rows is None else train_rows
+        local = np.flatnonzero(np.isin(rows, keep))  # kept rows, as positions in rows
+        part, kept = body_states(gpt, ids[rows], split, local, recipe.feature_batch)
+        pooled[name] = torch.full((len(ids), part.size(1)), math.nan)
+        pooled[name][rows] = part
+        states[name] = {int(rows[i]): v for i, v in kept.items()}
     return Inputs(pooled, states)
 
 
@@ -517,7 +528,8 @@ def run_experiment(
         tuned = {"ft", "lpft"} & set(methods)
         rows = [draws[n, s] for n in tune_sizes for s in seeds] if tuned else []
         keep = np.unique(np.concatenate(rows)) if rows else None
-        inputs = gpt_inputs(task, gpt, vocab, recipe, keep)
+        drawn = None if None in sizes else np.unique(np.concatenate(list(draws.values())))
+        inputs = gpt_inputs(task, gpt, vocab, recipe, keep, drawn)
         results["seconds"]["body_states"] = time.perf_counter() - start
         count = sum(len(v) for v in inputs.pooled.values())
         log(f"body states of {count:,} passages: {time.perf_counter() - start:.0f} s")
@@ -690,6 +702,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--every", type=int, default=1, help="k: every k-th passage (check)")
+    parser.add_argument(
+        "--body",
+        choices=("book", "random"),
+        default="book",
+        help="the book's GPT, or the same shape untrained (seed 0): what pre-training adds",
+    )
+    parser.add_argument("--name", default="results", help="the files' stem in --out")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     size = lambda x: None if x == "all" else int(x)  # noqa: E731
@@ -699,6 +718,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     recipe = Recipe()
     gpt, vocab = load_book_gpt("cpu")
+    if args.body == "random":
+        torch.manual_seed(0)
+        gpt = GPT(gpt.config).eval()
     task = genre_task(recipe.context, recipe.validation_every, args.every)
     record: dict[str, Any] = {
         "command": "python -m lmbook.genre_experiment " + " ".join(argv or sys.argv[1:]),
@@ -712,13 +734,14 @@ def main(argv: list[str] | None = None) -> int:
         "genres": list(task.genres),
         "passages": {s: len(t) for s, t in task.texts.items()},
         "longest_passage": max(len(t) for ts in task.texts.values() for t in ts),
-        "pretraining_overlap": pretraining_overlap(gpt, vocab),
+        "body": "the book's GPT" if args.body == "book" else "untrained (seed 0)",
+        "pretraining_overlap": pretraining_overlap(gpt, vocab) if args.body == "book" else None,
     }
 
     def save(results: dict[str, Any]) -> None:
         record.update(results)
         record["seconds_total"] = round(time.perf_counter() - started, 1)
-        (out / "results.json").write_text(json.dumps(record, indent=1) + "\n")
+        (out / f"{args.name}.json").write_text(json.dumps(record, indent=1) + "\n")
         tables = [
             "## Test macro-F1, mean ± sample std over seeds (runs)\n",
             summary_table(record),
@@ -733,10 +756,10 @@ def main(argv: list[str] | None = None) -> int:
                 "(summed over seeds)\n",
                 histogram_table(record, count, task.genres),
             ]
-        (out / "tables.md").write_text("".join(tables) + "\n")
+        (out / f"{args.name}_tables.md").write_text("".join(tables) + "\n")
 
     run_experiment(task, gpt, vocab, sizes, args.seeds, args.methods, tune_sizes, recipe, save=save)
-    print(f"done in {time.perf_counter() - started:.0f} s; results in {out / 'results.json'}")
+    print(f"done in {time.perf_counter() - started:.0f} s; results in {out / args.name}.json")
     return 0
 
 

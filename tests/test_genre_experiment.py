@@ -135,6 +135,12 @@ def test_fine_tuning_trains_only_the_top_and_lpft_starts_from_the_probe():
         via_probe = probe(inputs.pooled["test"][:1])
     torch.testing.assert_close(via_top, via_probe, atol=1e-4, rtol=0)
     states = [inputs.states["train"][int(i)] for i in rows]
+    # Reading only some training passages gives the same states for them, NaN elsewhere.
+    some = ge.gpt_inputs(task, gpt, VOCAB, RECIPE, rows[:20], pooled_rows=rows)
+    torch.testing.assert_close(some.pooled["train"][rows], inputs.pooled["train"][rows])
+    assert some.pooled["train"].isnan().any(dim=1).sum() == len(task.texts["train"]) - 60
+    assert sorted(some.states["train"]) == sorted(rows[:20].tolist())
+    torch.testing.assert_close(some.states["train"][int(rows[0])], states[0])
     ge.tune_top(top, states, task.labels["train"][rows], 1e-2, RECIPE, seed=0)
     assert not torch.allclose(top(*ge.pad_states(states[:1]))[0], top_logits)
     assert all(torch.equal(v, gpt.state_dict()[k]) for k, v in before.items())
