@@ -709,6 +709,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the book's GPT, or the same shape untrained (seed 0): what pre-training adds",
     )
     parser.add_argument("--name", default="results", help="the files' stem in --out")
+    parser.add_argument(
+        "--tune-blocks", type=int, default=Recipe.tune_blocks, help="top blocks ft trains"
+    )
+    parser.add_argument(
+        "--grid", nargs="+", type=float, default=None, help="one grid for every method"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     size = lambda x: None if x == "all" else int(x)  # noqa: E731
@@ -716,7 +722,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    recipe = Recipe()
+    recipe = Recipe(tune_blocks=args.tune_blocks)
+    grids = GRIDS if args.grid is None else {m: tuple(args.grid) for m in METHODS}
     gpt, vocab = load_book_gpt("cpu")
     if args.body == "random":
         torch.manual_seed(0)
@@ -730,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
         "code_sha256": code_sha256(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "recipe": asdict(recipe),
-        "grids": {m: list(g) for m, g in GRIDS.items()},
+        "grids": {m: list(grids[m]) for m in args.methods},
         "genres": list(task.genres),
         "passages": {s: len(t) for s, t in task.texts.items()},
         "longest_passage": max(len(t) for ts in task.texts.values() for t in ts),
@@ -758,7 +765,9 @@ def main(argv: list[str] | None = None) -> int:
             ]
         (out / f"{args.name}_tables.md").write_text("".join(tables) + "\n")
 
-    run_experiment(task, gpt, vocab, sizes, args.seeds, args.methods, tune_sizes, recipe, save=save)
+    run_experiment(
+        task, gpt, vocab, sizes, args.seeds, args.methods, tune_sizes, recipe, grids, save
+    )
     print(f"done in {time.perf_counter() - started:.0f} s; results in {out / args.name}.json")
     return 0
 
