@@ -161,7 +161,7 @@ def draw_labelled(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(rows))
 
 
-def balanced_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
+def inverse_frequency_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
     """N / (K N_k) for class k (scikit-learn's 'balanced'); absent classes weigh 1."""
     counts = np.bincount(labels, minlength=n_classes).astype(float)
     weights = np.where(counts > 0, len(labels) / (n_classes * np.maximum(counts, 1)), 1.0)
@@ -221,7 +221,7 @@ def bow_predict(fitted: tuple[Any, Any], texts: Sequence[str]) -> np.ndarray:
     return model.predict(vectorizer.transform(texts))
 
 
-def fit_probe(
+def probe_head(
     features: torch.Tensor, labels: np.ndarray, C: float, n_classes: int
 ) -> StandardisedLinear:
     """A StandardisedLinear head: standardised on `features` (n, C), then the weights of
@@ -477,11 +477,11 @@ def run_method(
         torch.manual_seed(seed)  # the random head
         head = StandardisedLinear(gpt.config.n_embd, K).fit(inputs.pooled["train"][rows])
     else:
-        head = fit_probe(inputs.pooled["train"][rows], y, setting, K)
+        head = probe_head(inputs.pooled["train"][rows], y, setting, K)
     if method == "probe":
         return lambda split: probe_predict(head, inputs.pooled[split])
     split = gpt.config.n_layer - recipe.tune_blocks
-    model = TopClassifier(gpt, split, head, balanced_weights(y, K))
+    model = TopClassifier(gpt, split, head, inverse_frequency_weights(y, K))
     train_states = [inputs.states["train"][int(i)] for i in rows]
     tune_top(model, train_states, y, setting, recipe, seed)
     return lambda name: top_predict(

@@ -85,6 +85,8 @@ def test_draws_are_stratified_reproducible_and_differ_between_seeds():
     rare = ge.draw_labelled(np.array([0] * 97 + [1, 2, 2]), 3, 0)
     assert sorted(np.array([0] * 97 + [1, 2, 2])[rare].tolist()) == [0, 1, 2]
     assert np.array_equal(ge.draw_labelled(labels, None, 5), np.arange(100))
+    nested = [set(ge.draw_labelled(labels, n, 3).tolist()) for n in (10, 30, 60)]
+    assert nested[0] <= nested[1] <= nested[2]  # one seed's draws nest
     with pytest.raises(ValueError, match="label count must be an int from 3"):
         ge.draw_labelled(labels, 2, 0)
 
@@ -128,7 +130,7 @@ def test_fine_tuning_trains_only_the_top_and_lpft_starts_from_the_probe():
     before = {k: v.clone() for k, v in gpt.state_dict().items()}
     rows = ge.draw_labelled(task.labels["train"], 60, 0)
     inputs = ge.gpt_inputs(task, gpt, VOCAB, RECIPE, rows)
-    probe = ge.fit_probe(inputs.pooled["train"][rows], task.labels["train"][rows], 1.0, 3)
+    probe = ge.probe_head(inputs.pooled["train"][rows], task.labels["train"][rows], 1.0, 3)
     top = ge.TopClassifier(gpt, 1, probe)
     with torch.no_grad():
         via_top = top_logits = top(*ge.pad_states([inputs.states["test"][0]]))[0]
@@ -173,6 +175,6 @@ def test_the_choice_never_looks_at_the_test_plays():
 
 def test_choose_takes_the_best_and_the_first_on_a_tie():
     assert ge.choose({0.1: 0.2, 1.0: 0.3, 10.0: 0.3}) == 1.0
-    assert ge.balanced_weights(np.array([0, 0, 0, 1]), 3).tolist() == pytest.approx(
+    assert ge.inverse_frequency_weights(np.array([0, 0, 0, 1]), 3).tolist() == pytest.approx(
         [4 / 9, 4 / 3, 1.0]
     )
