@@ -10,8 +10,8 @@ split by play (`lmbook.data.genre_passages`). What makes the comparison fair:
 - **the same labelled passages for every model**: for each label count n and seed, one
   draw of n training passages (stratified by genre), shared by all the methods;
 - **settings chosen on the validation plays only**: every method has a small grid
-  (`GRIDS`), scored on the validation plays with seed 0's draw; the best is kept for
-  all seeds, and the test plays only report;
+  (`GRIDS`), scored on the validation plays with the first seed's draw; the best is
+  kept for all seeds, and the test plays only report;
 - **the head on standardised features** (`finetune.StandardisedLinear`) for the probe,
   fine-tuning and LP-FT alike;
 - **several seeds**, with per-play scores and the predicted-class histogram kept.
@@ -25,7 +25,8 @@ frozen and their output computed once per passage (`body_states`, `TopClassifier
 
 Run it: ``python -m lmbook.genre_experiment --out experiments/ch7`` (see `main`); it
 writes `results.json` (every run, every choice, the machine, the code's hash, the
-seconds) after each step, so a stopped run keeps what it finished.
+seconds) and `results_tables.md` after each step, so a stopped run keeps what it
+finished. `--body random` probes the same GPT untrained: what pre-training adds.
 """
 
 from __future__ import annotations
@@ -531,7 +532,7 @@ def run_experiment(
         drawn = None if None in sizes else np.unique(np.concatenate(list(draws.values())))
         inputs = gpt_inputs(task, gpt, vocab, recipe, keep, drawn)
         results["seconds"]["body_states"] = time.perf_counter() - start
-        count = sum(len(v) for v in inputs.pooled.values())
+        count = sum(int((~v.isnan().any(dim=1)).sum()) for v in inputs.pooled.values())
         log(f"body states of {count:,} passages: {time.perf_counter() - start:.0f} s")
     cells = [(m, n) for m in methods if m in ("bow", "probe") for n in sizes]
     cells += [(m, n) for n in tune_sizes for m in methods if m in ("ft", "lpft")]
