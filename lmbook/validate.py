@@ -1466,3 +1466,25 @@ def check_not_stepped(filled: torch.Tensor, t: int) -> None:
             "positions; fast_step writes the cache in place, so step each state once, "
             "and to branch, copy it first with lmbook.decoding.select(state, rows)"
         )
+
+
+# --- issue 17: chapter 7's fair experiment (lmbook.genre_experiment) -------------------
+
+
+def check_label_count(n: object, n_classes: int, available: int) -> None:
+    """n labelled passages can be drawn with every one of n_classes present: an int
+    from n_classes to `available`."""
+    if not is_int(n) or not n_classes <= n <= available:
+        raise ValueError(
+            f"the label count must be an int from {n_classes} (one passage per class) to "
+            f"{available} (the training passages), got {n!r}"
+        )
+
+
+def check_split_block(split: object, n_layer: int) -> None:
+    """split names a block of a GPT with n_layer blocks: an int in [0, n_layer)."""
+    if not is_int(split) or not 0 <= split < n_layer:
+        raise ValueError(
+            f"split must be a block index from 0 to {n_layer - 1} (the GPT has {n_layer} "
+            f"blocks), got {split!r}"
+        )

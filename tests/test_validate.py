@@ -945,3 +945,21 @@ def test_check_not_stepped_refuses_a_state_whose_buffers_moved_on() -> None:
         check_not_stepped(torch.tensor([4, 4]), 3)
     with pytest.raises(ValueError, match="copy it first with lmbook.decoding.select"):
         check_not_stepped(torch.tensor([3, 4]), 3)
+
+
+# --- issue 17: chapter 7's fair experiment ----------------------------------------------
+
+
+def test_check_label_count_and_check_split_block() -> None:
+    from lmbook.validate import check_label_count, check_split_block
+
+    check_label_count(6, 6, 100)
+    check_label_count(100, 6, 100)
+    for bad in (5, 101, 3.0, "all", True):
+        with pytest.raises(ValueError, match=r"label count must be an int from 6 \(one"):
+            check_label_count(bad, 6, 100)
+    check_split_block(0, 6)
+    check_split_block(5, 6)
+    for bad in (-1, 6, 1.0, None):
+        with pytest.raises(ValueError, match=r"block index from 0 to 5 \(the GPT has 6"):
+            check_split_block(bad, 6)

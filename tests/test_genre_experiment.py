@@ -1,0 +1,180 @@
+"""lmbook.genre_experiment: chapter 7's fair experiment, on tiny models and passages."""
+
+import numpy as np
+import pytest
+import torch
+
+from lmbook import genre_experiment as ge
+from lmbook.data import Passage
+from lmbook.finetune import PAD_ID, GPTClassifier, encode_passages, passage_features
+from lmbook.text import Vocab
+from lmbook.transformer import GPT, GPTConfig
+
+WORDS = {
+    "comedy": "love wit jest fool merry ",
+    "history": "king crown france war england ",
+    "tragedy": "death blood night grave woe ",
+}
+VOCAB = Vocab(sorted(set("".join(WORDS.values()) + "\n")))
+
+
+def passages(split: str, per_play: int, plays: int, seed: int) -> list[Passage]:
+    """Passages made of their genre's words, of various lengths, `plays` per genre."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for genre, words in WORDS.items():
+        for p in range(plays):
+            for _ in range(per_play):
+                text = " ".join(rng.choice(words.split(), size=rng.integers(3, 12)))
+                out.append(Passage(text, genre, f"{split}-{genre}-{p}"))
+    return out
+
+
+def tiny_task(context: int = 40) -> ge.GenreTask:
+    splits = {"train": (12, 3, 0), "validation": (8, 1, 1), "test": (8, 1, 2)}
+    return ge.task_from_passages({s: passages(s, *args) for s, args in splits.items()}, context)
+
+
+def tiny_gpt() -> GPT:
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=len(VOCAB), block_size=64, n_layer=2, n_head=2, n_embd=16)
+    return GPT(config).eval()
+
+
+RECIPE = ge.Recipe(context=40, batch_size=8, min_steps=6, feature_batch=16)
+GRIDS = {"bow": (0.1, 10.0), "probe": (0.01, 1.0), "ft": (1e-3, 1e-2)}
+GRIDS["lpft"] = GRIDS["ft"]
+
+
+def test_every_model_reads_the_same_cut_text():
+    task = tiny_task(context=20)
+    raw = passages("train", 12, 3, 0)
+    assert all(len(t) <= 20 for t in task.texts["train"])
+    assert [r.text[:20] for r in raw] == task.texts["train"]
+    assert any(len(r.text) > 20 for r in raw)  # the cut did cut
+    # The GPT's ids decode to exactly the characters the baseline is given.
+    ids, lengths = encode_passages(task.texts["train"], VOCAB, RECIPE.context)
+    assert lengths.tolist() == [len(t) for t in task.texts["train"]]
+    decoded = ["".join(VOCAB.decode([i for i in row if i != PAD_ID])) for row in ids]
+    assert decoded == task.texts["train"]
+
+
+def test_the_baseline_is_fitted_on_exactly_the_texts_of_the_drawn_rows(monkeypatch):
+    task, seen = tiny_task(context=20), {}
+    real_fit = ge.bow_fit
+
+    def spy(texts, labels, C):
+        seen["texts"], seen["labels"] = list(texts), list(labels)
+        return real_fit(texts, labels, C)
+
+    monkeypatch.setattr(ge, "bow_fit", spy)
+    rows = ge.draw_labelled(task.labels["train"], 30, seed=1)
+    ge.run_method("bow", 1.0, task, rows, 1, None, None, RECIPE)
+    assert seen["texts"] == [task.texts["train"][i] for i in rows]
+    assert seen["labels"] == task.labels["train"][rows].tolist()
+    assert all(len(t) <= 20 for t in seen["texts"])
+
+
+def test_draws_are_stratified_reproducible_and_differ_between_seeds():
+    labels = np.array([0] * 50 + [1] * 30 + [2] * 20)
+    a, b = ge.draw_labelled(labels, 10, 0), ge.draw_labelled(labels, 10, 1)
+    assert len(a) == 10 and len(set(a.tolist())) == 10
+    assert np.bincount(labels[a]).tolist() == [5, 3, 2]  # the classes' shares
+    assert np.array_equal(a, ge.draw_labelled(labels, 10, 0))
+    assert not np.array_equal(a, b)
+    rare = ge.draw_labelled(np.array([0] * 97 + [1, 2, 2]), 3, 0)
+    assert sorted(np.array([0] * 97 + [1, 2, 2])[rare].tolist()) == [0, 1, 2]
+    assert np.array_equal(ge.draw_labelled(labels, None, 5), np.arange(100))
+    nested = [set(ge.draw_labelled(labels, n, 3).tolist()) for n in (10, 30, 60)]
+    assert nested[0] <= nested[1] <= nested[2]  # one seed's draws nest
+    with pytest.raises(ValueError, match="label count must be an int from 3"):
+        ge.draw_labelled(labels, 2, 0)
+
+
+def test_per_play_scores_add_up_to_the_split_scores():
+    task = tiny_task()
+    rng = np.random.default_rng(0)
+    predicted = rng.integers(0, 3, len(task.labels["test"]))
+    s = ge.score(task, "test", predicted)
+    plays = s["per_play"].values()
+    assert sum(p["passages"] for p in plays) == len(predicted)
+    correct = sum(p["correct"] for p in plays)
+    assert correct == int((predicted == task.labels["test"]).sum())
+    assert s["accuracy"] == pytest.approx(correct / len(predicted))
+    assert all(p["recall"] == p["correct"] / p["passages"] for p in plays)
+    total = {}
+    for p in plays:
+        for genre, count in p["predicted"].items():
+            total[genre] = total.get(genre, 0) + count
+    assert total == s["predicted"]
+    assert sum(s["predicted"].values()) == len(predicted)
+
+
+def test_cached_body_states_are_the_classifiers_features_and_logits():
+    gpt, task = tiny_gpt(), tiny_task()
+    ids, _ = encode_passages(task.texts["test"], VOCAB, 40)
+    pooled, states = ge.body_states(gpt, ids, 1, np.arange(len(ids)), batch_size=5)
+    whole = GPTClassifier(gpt, 3).eval()
+    torch.testing.assert_close(pooled, passage_features(whole, ids), atol=1e-5, rtol=0)
+    top = ge.TopClassifier(gpt, 1, whole.head).eval()
+    with torch.no_grad():
+        logits, _ = top(*ge.pad_states([states[i] for i in range(6)]))
+        expected, _ = whole(ids[:6, : int((ids[:6] != PAD_ID).sum(1).max())])
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="split must be a block index from 0 to 1"):
+        ge.body_states(gpt, ids, 2)
+
+
+def test_fine_tuning_trains_only_the_top_and_lpft_starts_from_the_probe():
+    gpt, task = tiny_gpt(), tiny_task()
+    before = {k: v.clone() for k, v in gpt.state_dict().items()}
+    rows = ge.draw_labelled(task.labels["train"], 60, 0)
+    inputs = ge.gpt_inputs(task, gpt, VOCAB, RECIPE, rows)
+    probe = ge.probe_head(inputs.pooled["train"][rows], task.labels["train"][rows], 1.0, 3)
+    top = ge.TopClassifier(gpt, 1, probe)
+    with torch.no_grad():
+        via_top = top_logits = top(*ge.pad_states([inputs.states["test"][0]]))[0]
+        via_probe = probe(inputs.pooled["test"][:1])
+    torch.testing.assert_close(via_top, via_probe, atol=1e-4, rtol=0)
+    states = [inputs.states["train"][int(i)] for i in rows]
+    # Reading only some training passages gives the same states for them, NaN elsewhere.
+    some = ge.gpt_inputs(task, gpt, VOCAB, RECIPE, rows[:20], pooled_rows=rows)
+    torch.testing.assert_close(some.pooled["train"][rows], inputs.pooled["train"][rows])
+    assert some.pooled["train"].isnan().any(dim=1).sum() == len(task.texts["train"]) - 60
+    assert sorted(some.states["train"]) == sorted(rows[:20].tolist())
+    torch.testing.assert_close(some.states["train"][int(rows[0])], states[0])
+    ge.tune_top(top, states, task.labels["train"][rows], 1e-2, RECIPE, seed=0)
+    assert not torch.allclose(top(*ge.pad_states(states[:1]))[0], top_logits)
+    assert all(torch.equal(v, gpt.state_dict()[k]) for k, v in before.items())
+
+
+def test_the_choice_never_looks_at_the_test_plays():
+    gpt, task = tiny_gpt(), tiny_task()
+    kwargs = dict(sizes=[30], seeds=[0, 1], tune_sizes=[30], recipe=RECIPE, grids=GRIDS)
+    first = ge.run_experiment(task, gpt, VOCAB, log=lambda _: None, **kwargs)
+    # The same experiment with the test plays' labels and texts scrambled.
+    rng = np.random.default_rng(0)
+    task.labels["test"] = rng.permutation(task.labels["test"])
+    task.texts["test"] = list(rng.permutation(task.texts["test"]))
+    second = ge.run_experiment(task, gpt, VOCAB, log=lambda _: None, **kwargs)
+    assert first["choices"] == second["choices"]
+    val = [[r["validation"] for r in out["runs"]] for out in (first, second)]
+    assert val[0] == val[1]
+    assert [r["test"] for r in first["runs"]] != [r["test"] for r in second["runs"]]
+    runs = first["runs"]
+    assert {r["method"] for r in runs} == set(ge.METHODS)
+    assert len(runs) == len(ge.METHODS) * 2
+    for method in ge.METHODS:  # the two seeds drew different passages
+        draws = {r["rows_sha256"] for r in runs if r["method"] == method}
+        assert len(draws) == 2
+    # ... and every method got the same draw for a seed.
+    assert len({r["rows_sha256"] for r in runs if r["seed"] == 0}) == 1
+    table = ge.summary_table(first)
+    assert "| 30 |" in table and table.count("(2)") == len(ge.METHODS)
+
+
+def test_choose_takes_the_best_and_the_first_on_a_tie():
+    assert ge.choose({0.1: 0.2, 1.0: 0.3, 10.0: 0.3}) == 1.0
+    assert ge.inverse_frequency_weights(np.array([0, 0, 0, 1]), 3).tolist() == pytest.approx(
+        [4 / 9, 4 / 3, 1.0]
+    )
