@@ -51,6 +51,7 @@ from lmbook.validate import (
     check_same_shape,
     check_tensor,
     check_token_ids,
+    check_token_sequence,
     check_type,
 )
 
@@ -217,6 +218,46 @@ class MaskedWindows(RandomWindows):
             yield mask_tokens(
                 window, self.mask_id, self.vocab_size, self.mask_prob, generator=masks
             )
+
+
+def masked_lm_nats(
+    model: Encoder,
+    ids: Tensor,
+    mask_id: int,
+    vocab_size: int,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> float:
+    """An encoder's masked-LM loss on a text: nats per scored character.
+
+    ids (N,) is cut into windows of the model's block_size that do not overlap (the
+    last partial one left out); `mask_tokens`, drawing from a generator seeded `seed`,
+    chooses and corrupts the positions, so every call on the same text scores the same
+    positions the same way. The mean is over the scored positions of all windows,
+    not of each window. Runs without gradients, in eval mode, on the model's device.
+    """
+    check_type("model", model, Encoder, "an lmbook Encoder")
+    block = model.config.block_size
+    check_token_sequence("ids", ids, at_least=block, why=f"for one window of {block}")
+    windows = torch.as_tensor(ids).long()[: len(ids) // block * block].view(-1, block)
+    draws = torch.Generator().manual_seed(seed)
+    inputs, targets = mask_tokens(windows, mask_id, vocab_size, generator=draws)
+    device = next(model.parameters()).device
+    total, scored = 0.0, 0
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for x, y in zip(inputs.split(batch_size), targets.split(batch_size), strict=True):
+                logits, _ = model(x.to(device))  # (b, T, V)
+                y = y.to(device)
+                flat, chosen = logits.flatten(0, 1), y.flatten()  # unchosen: IGNORE_INDEX
+                loss = F.cross_entropy(flat, chosen, ignore_index=IGNORE_INDEX, reduction="sum")
+                total += loss.item()
+                scored += int((y != IGNORE_INDEX).sum())
+    finally:
+        model.train(was_training)
+    return total / scored
 
 
 class EncoderClassifier(GPTClassifier):

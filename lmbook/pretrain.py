@@ -14,6 +14,14 @@ One command makes it again (and resumes an interrupted run from its checkpoint):
     python -m lmbook.pretrain                  # the recipe below, into lmbook/weights/
     python -m lmbook.pretrain --steps 40 --out /tmp/try   # a short try
 
+The same command with `--model encoder` trains "the book's encoder" (chapter 7): a
+BERT-style `lmbook.encoder.Encoder` of the same shape, on the same plays, by the same
+recipe and budget (steps × batch × context), with BERT's masked-LM objective instead of
+the next character, so that chapter 7 can ask which pre-training serves
+classification better at equal compute. Its vocabulary is the GPT's plus a `[MASK]`
+id, and its validation score is its masked-LM loss (`masked_lm_nats`), which is not
+comparable with the GPT's nats per next character: the encoder sees both sides.
+
 The recipe is chapter 6's (AdamW with decoupled weight decay on the matrices, warm-up
 and cosine decay, clipping) at a larger size and a longer budget. Its size was chosen
 by measurement: the training throughput of five candidate sizes was measured on the
@@ -44,14 +52,17 @@ from typing import Any
 import torch
 
 import lmbook
-from lmbook import data, runtime, training, transformer
+from lmbook import data, encoder, runtime, training, transformer
+from lmbook.encoder import Encoder, MaskedWindows, masked_lm_nats
 from lmbook.execute import cpu_name
 from lmbook.text import Vocab, char_tokenize
 from lmbook.transformer import GPT, GPTConfig
-from lmbook.validate import check_device_available, check_int, check_type
+from lmbook.validate import check_choice, check_device_available, check_int, check_type
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 NAME = "book_gpt"
+NAMES = {"gpt": NAME, "encoder": "book_encoder"}  # each kind's file names
+TITLES = {"gpt": "the book's GPT", "encoder": "the book's encoder"}
 SLICE = 20_000  # the first validation characters, scored again by tests and smoke runs
 
 
@@ -116,17 +127,21 @@ def pretrain(
     out_dir: str | Path = WEIGHTS_DIR,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    kind: str = "gpt",
 ) -> dict[str, Any]:
-    """Train the book's GPT by `recipe`; write NAME.safetensors and NAME.json to out_dir.
+    """Train the book's GPT (kind "gpt") or encoder ("encoder") by `recipe`; write
+    NAMES[kind].safetensors and .json to out_dir.
 
-    A checkpoint (NAME.ckpt in out_dir, not shipped) is written every eval_every steps
-    and resumed from, so an interrupted run goes on where it stopped. Returns the record.
+    A checkpoint (.ckpt in out_dir, not shipped) is written every eval_every steps and
+    resumed from, so an interrupted run goes on where it stopped. Returns the record.
     """
     check_type("recipe", recipe, Recipe, "a lmbook.pretrain.Recipe")
     check_device_available("device", device)
+    check_choice("kind", kind, NAMES)
+    name = NAMES[kind]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    code = code_sha256()  # now: the files may change while it trains
+    code = code_sha256(kind)  # now: the files may change while it trains
     train_text, valid_text = train_and_validation()
     vocab = Vocab(char_tokenize(train_text))
     train_ids = torch.tensor(vocab.encode(char_tokenize(train_text)))
@@ -134,7 +149,22 @@ def pretrain(
     curve_ids = valid_ids[: recipe.eval_characters]
 
     runtime.seed(recipe.seed)
-    model = GPT(config_for(recipe, len(vocab))).to(device)
+    if kind == "gpt":
+        model = GPT(config_for(recipe, len(vocab))).to(device)
+        batches = training.RandomWindows(
+            train_ids, recipe.batch_size, recipe.block_size, seed=recipe.seed
+        )
+        score = model.nats_per_token
+    else:  # the [MASK] id is one past the characters'
+        mask_id = len(vocab)
+        model = Encoder(config_for(recipe, len(vocab) + 1)).to(device)
+        batches = MaskedWindows(
+            train_ids, recipe.batch_size, recipe.block_size, mask_id, len(vocab), seed=recipe.seed
+        )
+
+        def score(ids: torch.Tensor) -> float:
+            return masked_lm_nats(model, ids, mask_id, len(vocab))
+
     optimizer = torch.optim.AdamW(
         training.param_groups(model, recipe.weight_decay),
         lr=recipe.peak_lr,
@@ -149,29 +179,31 @@ def pretrain(
     start = time.perf_counter()
     history = training.train(
         model,
-        training.RandomWindows(train_ids, recipe.batch_size, recipe.block_size, seed=recipe.seed),
+        batches,
         optimizer,
         steps=recipe.steps,
         device=device,
         clip=recipe.clip,
         scheduler=schedule,
-        evaluate=lambda: {"val_loss": model.nats_per_token(curve_ids)},
+        evaluate=lambda: {"val_loss": score(curve_ids)},
         eval_every=recipe.eval_every,
         log_every=50,
         progress=progress,
-        desc="book's GPT",
-        checkpoint=out_dir / f"{NAME}.ckpt",
+        desc=TITLES[kind],
+        checkpoint=out_dir / f"{name}.ckpt",
         checkpoint_every=recipe.eval_every,
         resume=True,
-        fingerprint={"recipe": repr(recipe)},
+        fingerprint={"recipe": repr(recipe), "kind": kind},
     )
     seconds_this_session = time.perf_counter() - start
-    validation = model.nats_per_token(valid_ids)
-    on_slice = model.nats_per_token(valid_ids[:SLICE])
-    weights = out_dir / f"{NAME}.safetensors"
+    validation = score(valid_ids)
+    on_slice = score(valid_ids[:SLICE])
+    weights = out_dir / f"{name}.safetensors"
     _save_weights(model, weights)
+    scored = "nats_per_char" if kind == "gpt" else "masked_nats_per_char"
     record = {
-        "name": "the book's GPT",
+        "name": TITLES[kind],
+        "kind": kind,
         "lmbook": lmbook.__version__,
         "recipe": asdict(recipe),
         "config": asdict(model.config),
@@ -193,9 +225,9 @@ def pretrain(
         "torch": torch.__version__,
         "python": platform.python_version(),
         "code_sha256": code,
-        "validation_nats_per_char": round(validation, 4),
+        f"validation_{scored}": round(validation, 4),
         f"validation_first_{SLICE}": round(on_slice, 4),
-        "validation_scoring": "nats_per_token: windows of block_size, stride block_size/2",
+        "validation_scoring": VALIDATION_SCORING[kind],
         "curve": [
             {"step": h["step"], "val_loss": round(h["val_loss"], 4)}
             for h in history
@@ -203,25 +235,36 @@ def pretrain(
         ],
         "size_choice": SIZE_CHOICE,
         "weights_sha256": _sha256(weights.read_bytes()),
-        "command": "python -m lmbook.pretrain",
+        "command": "python -m lmbook.pretrain" + ("" if kind == "gpt" else " --model encoder"),
     }
-    (out_dir / f"{NAME}.json").write_text(json.dumps(record, indent=1) + "\n")
+    (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 
 
-def code_sha256() -> str:
-    """A hash of the code that defines and trains the model (transformer, training, here)."""
-    sources = [inspect.getsource(m) for m in (transformer, training, sys.modules[__name__])]
+VALIDATION_SCORING = {
+    "gpt": "nats_per_token: windows of block_size, stride block_size/2",
+    "encoder": "masked_lm_nats: windows of block_size that do not overlap, 15% of the "
+    "positions chosen and corrupted by BERT's rule with seed 0; nats per chosen position",
+}
+
+
+def code_sha256(kind: str = "gpt") -> str:
+    """A hash of the code that defines and trains the model (transformer, training, here,
+    and lmbook.encoder for the encoder)."""
+    modules = [transformer, training, sys.modules[__name__]] + ([encoder] if kind != "gpt" else [])
+    sources = [inspect.getsource(m) for m in modules]
     return _sha256("\n".join(sources).encode())
 
 
-def book_gpt_record(folder: str | Path = WEIGHTS_DIR) -> dict[str, Any]:
-    """The record of the run that made the shipped weights (a dict)."""
-    path = Path(folder) / f"{NAME}.json"
+def book_gpt_record(folder: str | Path = WEIGHTS_DIR, kind: str = "gpt") -> dict[str, Any]:
+    """The record of the run that made the shipped weights of `kind` (a dict)."""
+    check_choice("kind", kind, NAMES)
+    path = Path(folder) / f"{NAMES[kind]}.json"
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing: the book's GPT ships with lmbook (reinstall it), or "
-            "make it with `python -m lmbook.pretrain`"
+            f"{path} is missing: {TITLES[kind]} ships with lmbook (reinstall it), or "
+            "make it with `python -m lmbook.pretrain"
+            + ("`" if kind == "gpt" else " --model encoder`")
         )
     try:
         return json.loads(path.read_text())
@@ -237,11 +280,25 @@ def load_book_gpt(
     The weights file must be the one its record describes (same sha256): a damaged or
     replaced file is refused by name, never half-used.
     """
+    return _load("gpt", device, folder)
+
+
+def load_book_encoder(
+    device: torch.device | str = "cpu", folder: str | Path = WEIGHTS_DIR
+) -> tuple[Encoder, Vocab]:
+    """The book's encoder in eval mode on `device`, and its character vocabulary (the
+    GPT's); its `[MASK]` id is len(vocab). Checked against its record like the GPT."""
+    model, vocab = _load("encoder", device, folder)
+    return model, vocab
+
+
+def _load(kind: str, device: torch.device | str, folder: str | Path) -> tuple[Any, Vocab]:
     from safetensors.torch import load_file
 
     check_device_available("device", device)
-    record = book_gpt_record(folder)
-    path = Path(folder) / f"{NAME}.safetensors"
+    record = book_gpt_record(folder, kind)
+    command = record.get("command", "python -m lmbook.pretrain")
+    path = Path(folder) / f"{NAMES[kind]}.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: reinstall lmbook")
     found = _sha256(path.read_bytes())
@@ -249,12 +306,12 @@ def load_book_gpt(
         raise ValueError(
             f"{path} is not the file its record describes (sha256 {found[:12]}…, "
             f"recorded {record['weights_sha256'][:12]}…): damaged or replaced; "
-            "reinstall lmbook or re-run `python -m lmbook.pretrain`"
+            f"reinstall lmbook or re-run `{command}`"
         )
     vocab = Vocab(record["vocab"][1:])  # itos[0] is <unk>, which Vocab puts first
     if vocab.itos != record["vocab"]:
         raise ValueError(f"{path}: the recorded vocabulary does not rebuild; reinstall lmbook")
-    model = GPT(GPTConfig(**record["config"]))
+    model = (GPT if kind == "gpt" else Encoder)(GPTConfig(**record["config"]))
     try:
         model.load_state_dict(_untie(load_file(str(path))))
     except (RuntimeError, KeyError) as error:
@@ -294,8 +351,9 @@ def _describe(device: torch.device | str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lmbook.pretrain", description="Train the book's GPT."
+        prog="python -m lmbook.pretrain", description="Train the book's GPT (or encoder)."
     )
+    parser.add_argument("--model", choices=sorted(NAMES), default="gpt")
     parser.add_argument("--steps", type=int, default=Recipe.steps)
     parser.add_argument("--out", default=str(WEIGHTS_DIR))
     parser.add_argument("--device", default=None, help="default: lmbook.device()")
@@ -307,11 +365,13 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device) if args.device else runtime.device()
     warmup = min(Recipe.warmup_steps, max(1, args.steps // 10))
     recipe = Recipe(steps=args.steps, warmup_steps=warmup, eval_every=min(250, args.steps))
-    record = pretrain(recipe, args.out, device)
+    record = pretrain(recipe, args.out, device, kind=args.model)
+    scored = "nats_per_char" if args.model == "gpt" else "masked_nats_per_char"
     print(
-        f"the book's GPT: {record['params']:,} parameters, {record['steps']:,} steps, "
+        f"{record['name']}: {record['params']:,} parameters, {record['steps']:,} steps, "
         f"{record['seconds']:,.0f} s on {record['device']}: "
-        f"{record['validation_nats_per_char']:.3f} nats/char on the validation plays"
+        f"{record[f'validation_{scored}']:.3f} {scored.replace('_', ' ')} on the "
+        "validation plays"
     )
     return 0
 

@@ -10,6 +10,7 @@ from lmbook.encoder import (
     EncoderClassifier,
     MaskedWindows,
     mask_tokens,
+    masked_lm_nats,
 )
 from lmbook.finetune import (
     PAD_ID,
@@ -120,6 +121,32 @@ def test_a_tiny_encoders_masked_lm_loss_falls_with_the_books_training_loop():
     again = next(iter(batches))
     assert torch.equal(inputs, again[0]) and torch.equal(targets, again[1])
     assert "mask_id=12" in repr(batches)
+
+
+def test_masked_lm_nats_is_the_mean_over_every_scored_position_and_repeats():
+    model = tiny_encoder(vocab_size=13)  # 12 ids and a [MASK] id, 12
+    ids = torch.randint(12, (16 * 5 + 7,), generator=torch.Generator().manual_seed(1))
+    got = masked_lm_nats(model, ids, mask_id=12, vocab_size=12, seed=3, batch_size=2)
+    windows = ids[: 16 * 5].view(5, 16)  # the 7 left over are not read
+    inputs, targets = mask_tokens(windows, 12, 12, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        logits, _ = model(inputs)
+    chosen = targets != IGNORE_INDEX
+    by_hand = F.cross_entropy(logits[chosen], targets[chosen]).item()  # pooled, not per row
+    assert got == pytest.approx(by_hand, abs=1e-6)
+    assert masked_lm_nats(model, ids, 12, 12, seed=3) == pytest.approx(got, abs=1e-6)
+    assert masked_lm_nats(model, ids, 12, 12, seed=4) != pytest.approx(got, abs=1e-6)
+    model.train()
+    masked_lm_nats(model, ids, 12, 12)
+    assert model.training  # put back as it was
+
+
+def test_masked_lm_nats_refuses_what_it_cannot_score():
+    model = tiny_encoder(vocab_size=13)
+    with pytest.raises(ValueError, match="for one window of 16"):
+        masked_lm_nats(model, torch.arange(10), 12, 12)
+    with pytest.raises(TypeError, match="an lmbook Encoder"):
+        masked_lm_nats(GPT(CONFIG), torch.arange(40) % 12, 12, 12)
 
 
 def test_the_encoder_classifier_keeps_padding_out_of_attention():

@@ -14,6 +14,7 @@ from lmbook.pretrain import (
     Recipe,
     book_gpt_record,
     config_for,
+    load_book_encoder,
     load_book_gpt,
     main,
 )
@@ -103,3 +104,21 @@ def test_the_command_trains_saves_and_loads_a_short_run(tmp_path, monkeypatch):
     assert record["steps"] == 2 and record["params"] == model.num_params()
     assert model.config == config_for(Recipe(), len(vocab))
     assert (tmp_path / f"{NAME}.ckpt").is_file()  # what a resumed run would read
+
+
+def test_the_command_trains_the_books_encoder_by_the_same_recipe(tmp_path, monkeypatch):
+    short = data.shakespeare("train")[:40_000], data.shakespeare("validation")[:25_000]
+    monkeypatch.setattr("lmbook.pretrain.train_and_validation", lambda: short)
+    argv = ["--model", "encoder", "--steps", "2", "--out", str(tmp_path), "--device", "cpu"]
+    assert main(argv) == 0
+    model, vocab = load_book_encoder(folder=tmp_path)
+    record = book_gpt_record(tmp_path, kind="encoder")
+    assert type(model).__name__ == "Encoder" and not model.training
+    assert model.config == config_for(Recipe(), len(vocab) + 1)  # and a [MASK] id
+    assert record["kind"] == "encoder" and record["command"].endswith("--model encoder")
+    assert 0 < record["validation_masked_nats_per_char"] < 5
+    assert (tmp_path / "book_encoder.ckpt").is_file()
+    with pytest.raises(FileNotFoundError, match="--model encoder"):
+        load_book_encoder(folder=tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        book_gpt_record(tmp_path, kind="bert")
