@@ -22,6 +22,10 @@ same logistic regression on the frozen GPT's standardised, mean-pooled final sta
 fine-tuning: Kumar et al., 2022). To fit a CPU budget, `ft` and `lpft` train the top
 `Recipe.tune_blocks` block(s), the final LayerNorm and the head, with the blocks below
 frozen and their output computed once per passage (`body_states`, `TopClassifier`).
+`scratch` is a GPT trained on the labels alone: a small one (`Recipe.scratch_*`, the
+old chapter's size), randomly initialised, every part trained, by the same recipe
+(standardised head, class-balanced loss, the same steps; its rate chosen on
+validation); it reads the characters, not the book's GPT.
 
 Run it: ``python -m lmbook.genre_experiment --out experiments/ch7`` (see `main`); it
 writes `results.json` (every run, every choice, the machine, the code's hash, the
@@ -41,7 +45,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +55,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmbook import data
-from lmbook.finetune import PAD_ID, StandardisedLinear, encode_passages, pool_states
+from lmbook.finetune import (
+    PAD_ID,
+    GPTClassifier,
+    PassageBatches,
+    StandardisedLinear,
+    encode_passages,
+    fine_tune_classifier,
+    passage_features,
+    pool_states,
+    predict,
+)
 from lmbook.metrics import accuracy, macro_f1
 from lmbook.text import Vocab
 from lmbook.training import param_groups, train, warmup_cosine_schedule
-from lmbook.transformer import GPT
+from lmbook.transformer import GPT, GPTConfig
 from lmbook.validate import (
     check_choice,
     check_int,
@@ -65,14 +79,16 @@ from lmbook.validate import (
     check_type,
 )
 
-METHODS = ("bow", "probe", "ft", "lpft")
+METHODS = ("bow", "probe", "ft", "lpft", "scratch")
+BODY_METHODS = ("probe", "ft", "lpft")  # the methods that read the book's GPT
 GRIDS: dict[str, tuple[float, ...]] = {
     "bow": (0.1, 0.3, 1.0, 3.0, 10.0),  # C of the logistic regression
     "probe": (1e-4, 1e-3, 0.01, 0.1, 1.0),  # C of the logistic regression
     "ft": (3e-5, 1e-4, 3e-4, 1e-3, 3e-3),  # the blocks' rate; the head's: head_ratio ×
     "lpft": (3e-5, 1e-4, 3e-4, 1e-3, 3e-3),
+    "scratch": (3e-4, 1e-3, 3e-3, 1e-2),
 }
-SETTING_NAMES = {"bow": "C", "probe": "C", "ft": "body_lr", "lpft": "body_lr"}
+SETTING_NAMES = {"bow": "C", "probe": "C", "ft": "body_lr", "lpft": "body_lr", "scratch": "lr"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,9 @@ class Recipe:
     weight_decay: float = 0.1
     validation_every: int = 2  # score every k-th validation passage (cost)
     feature_batch: int = 64
+    scratch_layers: int = 2  # the GPT trained on the labels alone ...
+    scratch_heads: int = 4
+    scratch_embd: int = 64  # ... the old chapter's size (about 0.12M parameters)
 
 
 # --- the task: one text per passage, shared by every model -----------------------------
@@ -414,15 +433,59 @@ def tune_top(
     )
 
 
+def train_scratch(
+    ids: torch.Tensor,
+    labels: np.ndarray,
+    n_classes: int,
+    vocab_size: int,
+    lr: float,
+    recipe: Recipe,
+    seed: int,
+) -> GPTClassifier:
+    """A small GPT classifier (recipe.scratch_*) trained from random weights on the
+    labelled passages ids (N, T) alone: everything at `lr`, the head at head_ratio ×
+    lr, on standardised features (fitted at initialisation), with tune_top's loss,
+    steps and schedule. Returns it in eval mode."""
+    torch.manual_seed(seed)  # the weights; the batches draw from `seed` too
+    config = GPTConfig(
+        vocab_size=vocab_size,
+        block_size=recipe.context,
+        n_layer=recipe.scratch_layers,
+        n_head=recipe.scratch_heads,
+        n_embd=recipe.scratch_embd,
+    )
+    weights = inverse_frequency_weights(labels, n_classes)
+    model = GPTClassifier(GPT(config), n_classes, class_weights=weights)
+    head = StandardisedLinear(config.n_embd, n_classes)
+    head.load_state_dict(model.head.state_dict(), strict=False)  # weight and bias
+    model.head = head.fit(passage_features(model, ids, recipe.feature_batch))
+    steps = max(recipe.min_steps, math.ceil(recipe.passes * len(ids) / recipe.batch_size))
+    batch = min(recipe.batch_size, len(ids))
+    batches = PassageBatches(ids, torch.as_tensor(labels), batch, seed)
+    fine_tune_classifier(
+        model,
+        batches,
+        steps=steps,
+        body_lr=lr,
+        head_lr=recipe.head_ratio * lr,
+        device="cpu",
+        weight_decay=recipe.weight_decay,
+    )
+    return model.eval()
+
+
 # --- the experiment ------------------------------------------------------------------
 
 
 @dataclass
 class Inputs:
-    """What the GPT-based methods read: pooled states and cached block inputs by split."""
+    """What the GPT-based methods read: pooled states and cached block inputs by split;
+    for `scratch`, every split's padded ids and the vocabulary's size."""
 
     pooled: dict[str, torch.Tensor]
     states: dict[str, dict[int, torch.Tensor]]
+    ids: dict[str, torch.Tensor] = field(default_factory=dict)
+    vocab_size: int = 0
 
 
 def gpt_inputs(
@@ -474,6 +537,11 @@ def run_method(
         fitted = bow_fit(texts, y, setting)
         return lambda split: bow_predict(fitted, task.texts[split])
     K = len(task.genres)
+    if method == "scratch":
+        model = train_scratch(
+            inputs.ids["train"][rows], y, K, inputs.vocab_size, setting, recipe, seed
+        )
+        return lambda split: predict(model, inputs.ids[split], recipe.feature_batch).numpy()
     if method == "ft":
         torch.manual_seed(seed)  # the random head
         head = StandardisedLinear(gpt.config.n_embd, K).fit(inputs.pooled["train"][rows])
@@ -524,7 +592,7 @@ def run_experiment(
     draws |= {(n, s): draw_labelled(labels, n, s) for n in tune_sizes for s in seeds}
     results: dict[str, Any] = {"runs": [], "choices": [], "seconds": {}}
     inputs = None
-    if set(methods) - {"bow"}:
+    if set(methods) & set(BODY_METHODS):
         start = time.perf_counter()
         tuned = {"ft", "lpft"} & set(methods)
         rows = [draws[n, s] for n in tune_sizes for s in seeds] if tuned else []
@@ -534,7 +602,14 @@ def run_experiment(
         results["seconds"]["body_states"] = time.perf_counter() - start
         count = sum(int((~v.isnan().any(dim=1)).sum()) for v in inputs.pooled.values())
         log(f"body states of {count:,} passages: {time.perf_counter() - start:.0f} s")
-    cells = [(m, n) for m in methods if m in ("bow", "probe") for n in sizes]
+    if "scratch" in methods:
+        check_type("vocab", vocab, Vocab, "a lmbook Vocab (the scratch GPT's characters)")
+        inputs = inputs or Inputs({}, {})
+        inputs.ids = {
+            s: encode_passages(t, vocab, recipe.context)[0] for s, t in task.texts.items()
+        }
+        inputs.vocab_size = len(vocab)
+    cells = [(m, n) for m in methods if m in ("bow", "probe", "scratch") for n in sizes]
     cells += [(m, n) for n in tune_sizes for m in methods if m in ("ft", "lpft")]
     for method, n in cells:  # the cheap methods first; then by label count
         results = run_cell(

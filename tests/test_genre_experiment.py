@@ -41,9 +41,11 @@ def tiny_gpt() -> GPT:
     return GPT(config).eval()
 
 
-RECIPE = ge.Recipe(context=40, batch_size=8, min_steps=6, feature_batch=16)
+RECIPE = ge.Recipe(
+    context=40, batch_size=8, min_steps=6, feature_batch=16, scratch_heads=2, scratch_embd=16
+)
 GRIDS = {"bow": (0.1, 10.0), "probe": (0.01, 1.0), "ft": (1e-3, 1e-2)}
-GRIDS["lpft"] = GRIDS["ft"]
+GRIDS["lpft"] = GRIDS["scratch"] = GRIDS["ft"]
 
 
 def test_every_model_reads_the_same_cut_text():
@@ -178,3 +180,28 @@ def test_choose_takes_the_best_and_the_first_on_a_tie():
     assert ge.inverse_frequency_weights(np.array([0, 0, 0, 1]), 3).tolist() == pytest.approx(
         [4 / 9, 4 / 3, 1.0]
     )
+
+
+def test_the_gpt_from_scratch_learns_the_labels_alone_and_never_reads_the_books_gpt():
+    task = tiny_task()
+    recipe = ge.Recipe(context=40, batch_size=8, min_steps=60, scratch_heads=2, scratch_embd=32)
+    sizes, grids = [36], {"bow": (1.0,), "scratch": (3e-3,)}
+    # gpt=None: a method that read the pre-trained body would fail here
+    out = ge.run_experiment(
+        task, None, VOCAB, sizes, [0], ["bow", "scratch"], [], recipe, grids, log=lambda _: None
+    )
+    run = next(r for r in out["runs"] if r["method"] == "scratch")
+    assert run["lr"] == 3e-3 and run["n"] == 36
+    assert run["test"]["macro_f1"] > 0.6  # chance: 1/3; the genres' words are distinct
+    assert len(run["test"]["predicted"]) == 3  # every genre named: no collapse
+    rows = ge.draw_labelled(task.labels["train"], 36, 0)
+    ids, _ = encode_passages(task.texts["train"], VOCAB, 40)
+    model = ge.train_scratch(ids[rows], task.labels["train"][rows], 3, len(VOCAB), 3e-3, recipe, 0)
+    again = ge.train_scratch(ids[rows], task.labels["train"][rows], 3, len(VOCAB), 3e-3, recipe, 0)
+    assert not model.training and model.body.config.n_embd == 32
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True)
+    )
+    with pytest.raises(TypeError, match="the scratch GPT's characters"):
+        ge.run_experiment(task, None, None, sizes, [0], ["scratch"], [], recipe, grids)
