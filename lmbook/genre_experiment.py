@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmbook import data
+from lmbook.encoder import EncoderBlock
 from lmbook.finetune import (
     PAD_ID,
     GPTClassifier,
@@ -284,8 +285,10 @@ def body_states(
     """The frozen GPT's mean-pooled final states (N, C) of the passages ids (N, T), and
     the input of block `split` (T_i, C) of the rows in `keep` (a dict by row).
 
-    The pooled states equal `GPTClassifier(gpt, ...).features`; the block inputs are
-    what `TopClassifier` reads, so the blocks below `split` run once per passage.
+    The pooled states equal `GPTClassifier(gpt, ...).features` (for an
+    `lmbook.encoder.Encoder`, `EncoderClassifier`'s: the padding kept out of its
+    attention); the block inputs are what `TopClassifier` reads, so the blocks below
+    `split` run once per passage.
     """
     check_type("gpt", gpt, GPT, "an lmbook GPT")
     check_split_block(split, gpt.config.n_layer)
@@ -306,11 +309,21 @@ def body_states(
                     for b in range(len(idx)):
                         if start + b in kept:
                             inputs[start + b] = x[b, : lengths[start + b]].cpu().clone()
-                x, _ = block(x)
+                x = run_block(block, x, real)
             pooled.append(pool_states(gpt.ln_f(x), real).cpu())
     finally:
         gpt.train(was_training)
     return torch.cat(pooled), inputs
+
+
+def run_block(block: nn.Module, x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """One block of a GPT or of an encoder, x (B, T, C) -> (B, T, C). An encoder's block
+    reads both ways, so it is told where the padding is (real (B, T) False); a GPT's
+    causal block never reads the positions after a passage's end."""
+    if isinstance(block, EncoderBlock):
+        return block(x, real)
+    x, _ = block(x)  # and the cache, not kept
+    return x
 
 
 def pad_states(states: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -350,7 +363,7 @@ class TopClassifier(nn.Module):
         self, x: torch.Tensor, real: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         for block in self.body["blocks"]:
-            x, _ = block(x)  # (B, T, C)
+            x = run_block(block, x, real)  # (B, T, C)
         logits = self.head(pool_states(self.body["ln_f"](x), real))  # (B, K)
         if targets is None:
             return logits, None
@@ -763,9 +776,12 @@ def pretraining_overlap(gpt: GPT, vocab: Vocab, characters: int = 20_000) -> dic
     return out
 
 
+BODIES = {"book": "the book's GPT", "random": "untrained (seed 0)", "encoder": "the book's encoder"}
+
+
 def main(argv: list[str] | None = None) -> int:
     from lmbook.execute import cpu_name
-    from lmbook.pretrain import load_book_gpt
+    from lmbook.pretrain import load_book_encoder, load_book_gpt
 
     parser = argparse.ArgumentParser(
         prog="python -m lmbook.genre_experiment",
@@ -780,9 +796,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=1, help="k: every k-th passage (check)")
     parser.add_argument(
         "--body",
-        choices=("book", "random"),
+        choices=("book", "random", "encoder"),
         default="book",
-        help="the book's GPT, or the same shape untrained (seed 0): what pre-training adds",
+        help="the book's GPT; the same shape untrained (seed 0): what pre-training adds; "
+        "or the book's encoder (masked-LM pre-training at the GPT's budget)",
     )
     parser.add_argument("--name", default="results", help="the files' stem in --out")
     parser.add_argument(
@@ -800,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     recipe = Recipe(tune_blocks=args.tune_blocks)
     grids = GRIDS if args.grid is None else {m: tuple(args.grid) for m in METHODS}
-    gpt, vocab = load_book_gpt("cpu")
+    gpt, vocab = load_book_encoder("cpu") if args.body == "encoder" else load_book_gpt("cpu")
     if args.body == "random":
         torch.manual_seed(0)
         gpt = GPT(gpt.config).eval()
@@ -817,7 +834,7 @@ def main(argv: list[str] | None = None) -> int:
         "genres": list(task.genres),
         "passages": {s: len(t) for s, t in task.texts.items()},
         "longest_passage": max(len(t) for ts in task.texts.values() for t in ts),
-        "body": "the book's GPT" if args.body == "book" else "untrained (seed 0)",
+        "body": BODIES[args.body],
         "pretraining_overlap": pretraining_overlap(gpt, vocab) if args.body == "book" else None,
     }
 

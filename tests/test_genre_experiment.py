@@ -6,6 +6,7 @@ import torch
 
 from lmbook import genre_experiment as ge
 from lmbook.data import Passage
+from lmbook.encoder import Encoder, EncoderClassifier
 from lmbook.finetune import PAD_ID, GPTClassifier, encode_passages, passage_features
 from lmbook.text import Vocab
 from lmbook.transformer import GPT, GPTConfig
@@ -205,3 +206,20 @@ def test_the_gpt_from_scratch_learns_the_labels_alone_and_never_reads_the_books_
     )
     with pytest.raises(TypeError, match="the scratch GPT's characters"):
         ge.run_experiment(task, None, None, sizes, [0], ["scratch"], [], recipe, grids)
+
+
+def test_an_encoder_body_keeps_the_padding_out_and_its_cache_matches_its_classifier():
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=len(VOCAB) + 1, block_size=64, n_layer=2, n_head=2, n_embd=16)
+    encoder, task = Encoder(config).eval(), tiny_task()
+    ids, _ = encode_passages(task.texts["test"], VOCAB, 40)
+    pooled, states = ge.body_states(encoder, ids, 1, np.arange(len(ids)), batch_size=5)
+    whole = EncoderClassifier(encoder, 3).eval()
+    torch.testing.assert_close(pooled, passage_features(whole, ids), atol=1e-5, rtol=0)
+    alone, _ = ge.body_states(encoder, ids[:1], 1)  # the same passage, without neighbours
+    torch.testing.assert_close(alone, pooled[:1], atol=1e-5, rtol=0)
+    top = ge.TopClassifier(encoder, 1, whole.head).eval()
+    with torch.no_grad():
+        logits, _ = top(*ge.pad_states([states[i] for i in range(6)]))
+        expected, _ = whole(ids[:6, : int((ids[:6] != PAD_ID).sum(1).max())])
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
