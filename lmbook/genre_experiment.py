@@ -19,9 +19,11 @@ split by play (`lmbook.data.genre_passages`). What makes the comparison fair:
 The methods: `bow` (tf-idf words and a class-balanced logistic regression), `probe` (the
 same logistic regression on the frozen GPT's standardised, mean-pooled final states),
 `ft` (fine-tuning from a random head) and `lpft` (the probe's head first, then
-fine-tuning: Kumar et al., 2022). To fit a CPU budget, `ft` and `lpft` train the top
-`Recipe.tune_blocks` block(s), the final LayerNorm and the head, with the blocks below
-frozen and their output computed once per passage (`body_states`, `TopClassifier`).
+fine-tuning: Kumar et al., 2022; the head is the probe's at the C the probe chooses on
+validation for the same label count, so LP-FT's grid is over the rate alone). To fit a
+CPU budget, `ft` and `lpft` train the top `Recipe.tune_blocks` block(s), the final
+LayerNorm and the head, with the blocks below frozen and their output computed once per
+passage (`body_states`, `TopClassifier`).
 `scratch` is a GPT trained on the labels alone: a small one (`Recipe.scratch_*`, the
 old chapter's size), randomly initialised, every part trained, by the same recipe
 (standardised head, class-balanced loss, the same steps; its rate chosen on
@@ -75,6 +77,7 @@ from lmbook.validate import (
     check_choice,
     check_int,
     check_label_count,
+    check_number,
     check_same_length,
     check_split_block,
     check_type,
@@ -540,10 +543,17 @@ def run_method(
     gpt: GPT | None,
     inputs: Inputs | None,
     recipe: Recipe,
+    head_C: float | None = None,
 ) -> Predictor:
     """Train one method at one setting on the labelled training rows; return what
-    predicts a split's class ids. The only labels it reads are those of `rows`."""
+    predicts a split's class ids. The only labels it reads are those of `rows`.
+
+    lpft starts from the probe's head at C = head_C (`probe_choice`), its setting being
+    the blocks' rate; the other methods take no head_C.
+    """
     check_choice("method", method, METHODS)
+    if method == "lpft":
+        check_number("head_C", head_C, low=0, low_open=True)
     y = task.labels["train"][rows]
     if method == "bow":
         texts = [task.texts["train"][i] for i in rows]
@@ -558,8 +568,9 @@ def run_method(
     if method == "ft":
         torch.manual_seed(seed)  # the random head
         head = StandardisedLinear(gpt.config.n_embd, K).fit(inputs.pooled["train"][rows])
-    else:
-        head = probe_head(inputs.pooled["train"][rows], y, setting, K)
+    else:  # the probe at its C; LP-FT's head: the probe's, at the probe's C
+        C = setting if method == "probe" else head_C
+        head = probe_head(inputs.pooled["train"][rows], y, C, K)
     if method == "probe":
         return lambda split: probe_predict(head, inputs.pooled[split])
     split = gpt.config.n_layer - recipe.tune_blocks
@@ -575,6 +586,27 @@ def choose(val_scores: dict[float, float]) -> float:
     """The setting with the highest validation score (the first, on a tie)."""
     best = max(val_scores.values())
     return next(s for s, v in val_scores.items() if v == best)
+
+
+def probe_choice(
+    task: GenreTask,
+    rows: np.ndarray,
+    seed: int,
+    inputs: Inputs,
+    recipe: Recipe,
+    grid: Sequence[float],
+) -> float:
+    """The probe's C on the labelled rows: the grid point with the best validation
+    macro-F1 (what the probe's own cell chooses on the same draw and grid)."""
+    val = {
+        C: score(
+            task,
+            "validation",
+            run_method("probe", C, task, rows, seed, None, inputs, recipe)("validation"),
+        )["macro_f1"]
+        for C in grid
+    }
+    return choose(val)
 
 
 def run_experiment(
@@ -595,7 +627,8 @@ def run_experiment(
     For each (method, n), every setting of the method's grid is trained on the first
     seed's draw and scored on the validation plays; the best is run with the other
     seeds; the chosen runs are then scored on validation and test. ft and lpft run
-    only at tune_sizes (default: all sizes). `save(results)` runs after each (method, n).
+    only at tune_sizes (default: all sizes); lpft's head is the probe's at the C chosen
+    from grids["probe"] on the same draw. `save(results)` runs after each (method, n).
     """
     for method in methods:
         check_choice("method", method, METHODS)
@@ -626,7 +659,18 @@ def run_experiment(
     cells += [(m, n) for n in tune_sizes for m in methods if m in ("ft", "lpft")]
     for method, n in cells:  # the cheap methods first; then by label count
         results = run_cell(
-            method, n, task, draws, seeds, gpt, inputs, recipe, grids[method], results, log
+            method,
+            n,
+            task,
+            draws,
+            seeds,
+            gpt,
+            inputs,
+            recipe,
+            grids[method],
+            results,
+            log,
+            grids.get("probe", GRIDS["probe"]),
         )
         if save is not None:
             save(results)
@@ -645,12 +689,21 @@ def run_cell(
     grid: Sequence[float],
     results: dict[str, Any],
     log: Callable[[str], None],
+    probe_grid: Sequence[float] = GRIDS["probe"],
 ) -> dict[str, Any]:
-    """One method at one label count: the grid on the first seed, then every seed."""
+    """One method at one label count: the grid on the first seed, then every seed.
+
+    For lpft, the probe's C is chosen first (`probe_choice`, from probe_grid on the
+    first seed's draw) and its head starts every run; it is recorded as head_C."""
     began = time.perf_counter()
     first = seeds[0]
+    head = {}
+    if method == "lpft":
+        head["head_C"] = probe_choice(task, draws[n, first], first, inputs, recipe, probe_grid)
     fitted = {
-        setting: run_method(method, setting, task, draws[n, first], first, gpt, inputs, recipe)
+        setting: run_method(
+            method, setting, task, draws[n, first], first, gpt, inputs, recipe, **head
+        )
         for setting in grid
     }
     val = {s: score(task, "validation", f("validation"))["macro_f1"] for s, f in fitted.items()}
@@ -661,6 +714,7 @@ def run_cell(
             "method": method,
             "label_count": count,
             name: chosen,
+            **head,
             "validation_macro_f1": {f"{s:g}": v for s, v in val.items()},
         }
     )
@@ -668,7 +722,7 @@ def run_cell(
         predictor = (
             fitted[chosen]
             if seed == first
-            else run_method(method, chosen, task, draws[n, seed], seed, gpt, inputs, recipe)
+            else run_method(method, chosen, task, draws[n, seed], seed, gpt, inputs, recipe, **head)
         )
         results["runs"].append(
             {
@@ -677,6 +731,7 @@ def run_cell(
                 "n": len(draws[n, seed]),
                 "seed": seed,
                 name: chosen,
+                **head,
                 "rows_sha256": hashlib.sha256(draws[n, seed].tobytes()).hexdigest()[:16],
                 "validation": score(task, "validation", predictor("validation")),
                 "test": score(task, "test", predictor("test")),
@@ -806,7 +861,11 @@ def main(argv: list[str] | None = None) -> int:
         "--tune-blocks", type=int, default=Recipe.tune_blocks, help="top blocks ft trains"
     )
     parser.add_argument(
-        "--grid", nargs="+", type=float, default=None, help="one grid for every method"
+        "--grid",
+        nargs="+",
+        type=float,
+        default=None,
+        help="one grid for every method in --methods (lpft's head: the probe's grid)",
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -816,7 +875,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     recipe = Recipe(tune_blocks=args.tune_blocks)
-    grids = GRIDS if args.grid is None else {m: tuple(args.grid) for m in METHODS}
+    given = {} if args.grid is None else {m: tuple(args.grid) for m in args.methods}
+    grids = GRIDS | given
     gpt, vocab = load_book_encoder("cpu") if args.body == "encoder" else load_book_gpt("cpu")
     if args.body == "random":
         torch.manual_seed(0)
@@ -830,7 +890,8 @@ def main(argv: list[str] | None = None) -> int:
         "code_sha256": code_sha256(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "recipe": asdict(recipe),
-        "grids": {m: list(grids[m]) for m in args.methods},
+        "grids": {m: list(grids[m]) for m in dict.fromkeys(args.methods) if m in METHODS}
+        | ({"lpft head_C (the probe's)": list(grids["probe"])} if "lpft" in args.methods else {}),
         "genres": list(task.genres),
         "passages": {s: len(t) for s, t in task.texts.items()},
         "longest_passage": max(len(t) for ts in task.texts.values() for t in ts),

@@ -223,3 +223,37 @@ def test_an_encoder_body_keeps_the_padding_out_and_its_cache_matches_its_classif
         logits, _ = top(*ge.pad_states([states[i] for i in range(6)]))
         expected, _ = whole(ids[:6, : int((ids[:6] != PAD_ID).sum(1).max())])
     torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
+
+
+def test_lpft_starts_from_the_head_the_probe_chose_not_one_at_its_learning_rate(monkeypatch):
+    gpt, task = tiny_gpt(), tiny_task()
+    made, started = {}, []
+    real_head, real_top = ge.probe_head, ge.TopClassifier
+
+    def spy_head(features, labels, C, n_classes):
+        head = real_head(features, labels, C, n_classes)
+        made[id(head)] = C
+        return head
+
+    class SpyTop(real_top):
+        def __init__(self, gpt, split, head, class_weights=None):
+            started.append(made.get(id(head)))
+            super().__init__(gpt, split, head, class_weights)
+
+    monkeypatch.setattr(ge, "probe_head", spy_head)
+    monkeypatch.setattr(ge, "TopClassifier", SpyTop)
+    monkeypatch.setattr(ge, "tune_top", lambda *args, **kwargs: [])  # the start is tested
+    grids = {"probe": (0.01, 1.0), "lpft": (1e-4, 1e-3)}  # rates that are no probe's C
+    out = ge.run_experiment(
+        task, gpt, VOCAB, [30], [0, 1], ["probe", "lpft"], [30], RECIPE, grids, log=lambda _: None
+    )
+    probe_C = next(c["C"] for c in out["choices"] if c["method"] == "probe")
+    lpft = next(c for c in out["choices"] if c["method"] == "lpft")
+    assert lpft["head_C"] == probe_C
+    assert started == [probe_C] * 3  # two grid points on seed 0, then seed 1
+    assert all(r["head_C"] == probe_C for r in out["runs"] if r["method"] == "lpft")
+    # With its top block untrained, LP-FT is the probe, run by run.
+    runs = {m: [r["test"]["macro_f1"] for r in out["runs"] if r["method"] == m] for m in grids}
+    assert runs["lpft"] == pytest.approx(runs["probe"])
+    with pytest.raises(ValueError, match="head_C"):
+        ge.run_method("lpft", 1e-3, task, np.arange(30), 0, gpt, None, RECIPE)
