@@ -57,7 +57,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmbook import data
-from lmbook.encoder import EncoderBlock
+from lmbook.encoder import Encoder, EncoderBlock, masked_lm_nats
 from lmbook.finetune import (
     PAD_ID,
     GPTClassifier,
@@ -803,32 +803,52 @@ def histogram_table(results: dict[str, Any], label_count: int | str, genres: Seq
     return "\n".join(lines)
 
 
+CODE_FILES = ("genre_experiment.py", "finetune.py", "transformer.py", "training.py")
+CODE_FILES += ("encoder.py", "attention.py", "data.py", "metrics.py", "text.py")
+
+
 def code_sha256() -> str:
-    """sha256 of the code the results depend on (this module, finetune, transformer)."""
+    """sha256 of the code the results depend on: CODE_FILES, in lmbook (this module, the
+    models, their training, the data, the scores). Records made before the encoder body
+    hashed the first four files only."""
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("genre_experiment.py", "finetune.py", "transformer.py", "training.py"):
+    for name in CODE_FILES:
         digest.update((here / name).read_bytes())
     return digest.hexdigest()
 
 
 @torch.no_grad()
 def pretraining_overlap(gpt: GPT, vocab: Vocab, characters: int = 20_000) -> dict[str, Any]:
-    """Which held-out genre plays the book's GPT read while pre-training, and its
-    nats/char on the first `characters` of each genre test play (a read play scores
-    lower: what it memorised)."""
+    """Which held-out genre plays the book's GPT (or encoder: the same plays) read
+    while pre-training, and its nats/char on the first `characters` of each genre test
+    play (a read play scores lower: what it memorised); for an encoder, its masked-LM
+    nats per scored character (`masked_lm_nats`, seed 0)."""
     read = set(data.split_plays("train"))
     out: dict[str, Any] = {
         split: {p: p in read for p in data.genre_split_plays(split)}
         for split in ("validation", "test")
     }
-    out["test_nats_per_char"] = {}
+    scored = "test_masked_nats_per_char" if isinstance(gpt, Encoder) else "test_nats_per_char"
+    out[scored] = {}
     for play in data.genre_split_plays("test"):
         ids = torch.tensor(vocab.encode(list(data.play(play)[:characters])))
-        out["test_nats_per_char"][play] = round(
-            gpt.nats_per_token(ids, stride=gpt.config.block_size), 4
-        )
+        if isinstance(gpt, Encoder):  # its [MASK] id is one past the characters'
+            nats = masked_lm_nats(gpt, ids, len(vocab), len(vocab))
+        else:
+            nats = gpt.nats_per_token(ids, stride=gpt.config.block_size)
+        out[scored][play] = round(nats, 4)
     return out
+
+
+def body_weights_sha256(body: str) -> str | None:
+    """The sha256 of the weights a --body reads (from their record; None: untrained)."""
+    from lmbook.pretrain import book_gpt_record
+
+    check_choice("body", body, BODIES)
+    if body == "random":
+        return None
+    return book_gpt_record(kind="gpt" if body == "book" else "encoder")["weights_sha256"]
 
 
 BODIES = {"book": "the book's GPT", "random": "untrained (seed 0)", "encoder": "the book's encoder"}
@@ -896,7 +916,8 @@ def main(argv: list[str] | None = None) -> int:
         "passages": {s: len(t) for s, t in task.texts.items()},
         "longest_passage": max(len(t) for ts in task.texts.values() for t in ts),
         "body": BODIES[args.body],
-        "pretraining_overlap": pretraining_overlap(gpt, vocab) if args.body == "book" else None,
+        "body_weights_sha256": body_weights_sha256(args.body),
+        "pretraining_overlap": pretraining_overlap(gpt, vocab) if args.body != "random" else None,
     }
 
     def save(results: dict[str, Any]) -> None:

@@ -257,3 +257,31 @@ def test_lpft_starts_from_the_head_the_probe_chose_not_one_at_its_learning_rate(
     assert runs["lpft"] == pytest.approx(runs["probe"])
     with pytest.raises(ValueError, match="head_C"):
         ge.run_method("lpft", 1e-3, task, np.arange(30), 0, gpt, None, RECIPE)
+
+
+def test_the_record_hashes_the_code_it_ran_and_names_the_weights_it_read():
+    import ast
+    from pathlib import Path
+
+    from lmbook.pretrain import book_gpt_record
+
+    here = Path(ge.__file__).parent
+    imported = set()
+    for name in ("genre_experiment.py", "finetune.py", "encoder.py", "transformer.py"):
+        for node in ast.walk(ast.parse((here / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lmbook"):
+                parts = node.module.split(".")
+                names = [a.name for a in node.names] if len(parts) == 1 else parts[1:2]
+                imported |= {f"{n}.py" for n in names}
+    # checks, the command line, generation and the weights' loader (the weights are
+    # hashed apart) change no number
+    unscored = {"validate.py", "execute.py", "pretrain.py", "decoding.py"}
+    assert imported - unscored <= set(ge.CODE_FILES)
+    assert {"encoder.py", "attention.py"} <= set(ge.CODE_FILES)
+    assert ge.body_weights_sha256("book") == book_gpt_record()["weights_sha256"]
+    assert ge.body_weights_sha256("random") is None
+    vocab = Vocab(book_gpt_record()["vocab"][1:])
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=len(vocab) + 1, block_size=32, n_layer=1, n_head=2, n_embd=16)
+    overlap = ge.pretraining_overlap(Encoder(config).eval(), vocab, characters=64)
+    assert set(overlap["test_masked_nats_per_char"]) == set(overlap["test"])
