@@ -75,9 +75,11 @@ from lmbook.training import param_groups, train, warmup_cosine_schedule
 from lmbook.transformer import GPT, GPTConfig
 from lmbook.validate import (
     check_choice,
+    check_computed,
     check_int,
     check_label_count,
     check_number,
+    check_predicted_classes,
     check_same_length,
     check_split_block,
     check_type,
@@ -201,6 +203,7 @@ def score(task: GenreTask, split: str, predicted: Sequence[int]) -> dict[str, An
     y = task.labels[split]
     predicted = np.asarray(predicted)
     check_same_length(predicted=predicted, labels=y)
+    check_predicted_classes(predicted, len(task.genres))
 
     def names(rows: np.ndarray) -> dict[str, int]:  # the histogram, by genre name
         return dict(sorted(Counter(task.genres[int(k)] for k in predicted[rows]).items()))
@@ -271,6 +274,7 @@ def probe_head(
 @torch.no_grad()
 def probe_predict(head: nn.Module, features: torch.Tensor) -> np.ndarray:
     """The class ids (N,) a head predicts from features (N, C)."""
+    check_computed("features", features)
     return head(features).argmax(dim=-1).numpy()
 
 
@@ -381,6 +385,7 @@ class StateBatches:
         self, states: Sequence[torch.Tensor], labels: np.ndarray, batch_size: int, seed: int
     ) -> None:
         check_int("batch_size", batch_size, high=len(states))
+        check_same_length(states=states, labels=labels)
         self.states, self.labels = list(states), torch.as_tensor(labels).long()
         self.batch_size, self.seed = batch_size, seed
 
@@ -521,7 +526,7 @@ def gpt_inputs(
         ids, _ = encode_passages(texts, vocab, recipe.context)
         rows = np.arange(len(ids))
         if name == "train" and pooled_rows is not None:
-            rows = np.union1d(pooled_rows, [] if train_rows is None else train_rows)
+            rows = np.union1d(pooled_rows, [] if train_rows is None else train_rows).astype(int)
         keep = rows if name != "train" else [] if train_rows is None else train_rows
         local = np.flatnonzero(np.isin(rows, keep))  # kept rows, as positions in rows
         part, kept = body_states(gpt, ids[rows], split, local, recipe.feature_batch)
@@ -560,6 +565,8 @@ def run_method(
         fitted = bow_fit(texts, y, setting)
         return lambda split: bow_predict(fitted, task.texts[split])
     K = len(task.genres)
+    if method in BODY_METHODS:
+        check_computed("the pooled states of the labelled rows", inputs.pooled["train"][rows])
     if method == "scratch":
         model = train_scratch(
             inputs.ids["train"][rows], y, K, inputs.vocab_size, setting, recipe, seed

@@ -285,3 +285,21 @@ def test_the_record_hashes_the_code_it_ran_and_names_the_weights_it_read():
     config = GPTConfig(vocab_size=len(vocab) + 1, block_size=32, n_layer=1, n_head=2, n_embd=16)
     overlap = ge.pretraining_overlap(Encoder(config).eval(), vocab, characters=64)
     assert set(overlap["test_masked_nats_per_char"]) == set(overlap["test"])
+
+
+def test_rows_never_computed_bad_class_ids_and_short_labels_fail_by_name():
+    gpt, task = tiny_gpt(), tiny_task()
+    rows = ge.draw_labelled(task.labels["train"], 30, 0)
+    inputs = ge.gpt_inputs(task, gpt, VOCAB, RECIPE, None, pooled_rows=rows[:20])
+    for method in ("probe", "ft"):  # ten of the thirty rows were never read: NaN
+        with pytest.raises(ValueError, match="labelled rows holds NaN in 10 of its 30 rows"):
+            ge.run_method(method, 1e-3, task, rows, 0, gpt, inputs, RECIPE)
+    y = task.labels["train"][rows[:20]]
+    head = ge.probe_head(inputs.pooled["train"][rows[:20]], y, 1.0, 3)
+    with pytest.raises(ValueError, match="states never computed"):
+        ge.probe_predict(head, inputs.pooled["train"])  # was: NaN rows named class 0
+    with pytest.raises(ValueError, match=r"class ids must be from 0 to 2 \(3 classes\)"):
+        ge.score(task, "test", -np.ones(len(task.labels["test"]), dtype=int))
+    states = [inputs.states["test"][i] for i in range(10)]
+    with pytest.raises(ValueError, match="states and labels must have the same length"):
+        ge.StateBatches(states, np.zeros(9, dtype=int), 4, 0)

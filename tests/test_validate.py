@@ -963,3 +963,28 @@ def test_check_label_count_and_check_split_block() -> None:
     for bad in (-1, 6, 1.0, None):
         with pytest.raises(ValueError, match=r"block index from 0 to 5 \(the GPT has 6"):
             check_split_block(bad, 6)
+
+
+# --- issue 17 review: computed features, predicted class ids, weight records ------------
+
+
+def test_check_computed_predicted_classes_and_record_keys() -> None:
+    import numpy as np
+
+    from lmbook.validate import check_computed, check_predicted_classes, check_record_keys
+
+    check_computed("x", torch.zeros(3, 2))
+    with pytest.raises(ValueError, match=r"x holds NaN in 1 of its 3 rows: states never"):
+        check_computed("x", torch.tensor([[0.0, 0.0], [0.0, float("nan")], [1.0, 1.0]]))
+    check_predicted_classes(np.array([0, 2, 1]), 3)
+    check_predicted_classes(np.array([], dtype=int), 3)
+    for bad in (np.array([0, 3]), np.array([-1, 0]), [0, 5]):
+        with pytest.raises(ValueError, match=r"class ids must be from 0 to 2 \(3 classes\)"):
+            check_predicted_classes(bad, 3)
+    with pytest.raises(ValueError, match="1-D array of int class ids"):
+        check_predicted_classes(np.array([0.0, 1.0]), 3)
+    check_record_keys("a.json", {"x": 1, "y": 2}, ["x"])
+    with pytest.raises(ValueError, match=r"a.json is damaged: its record lacks y, z"):
+        check_record_keys("a.json", {"x": 1}, ["x", "y", "z"])
+    with pytest.raises(ValueError, match=r"a.json is damaged: its record lacks x"):
+        check_record_keys("a.json", [1, 2], ["x"])
