@@ -1531,3 +1531,20 @@ def check_record_keys(path: object, record: object, keys: Sequence[str]) -> None
         raise ValueError(
             f"{path} is damaged: its record lacks {', '.join(missing)}; reinstall lmbook"
         )
+
+
+def check_mask_convention(mask_id: object, vocab_size: object, model_vocab: int) -> None:
+    """An encoder's ids: vocab_size ordinary ids, then the [MASK] id, mask_id =
+    vocab_size = model_vocab - 1 (`lmbook.encoder`'s convention), so no ordinary id of
+    the model is taken for the mask, nor the mask for a character.
+
+    >>> check_mask_convention(10, 10, 13)
+    Traceback (most recent call last):
+    ValueError: the encoder has 13 ids: 12 ordinary ones and its [MASK] id 12; got \
+mask_id=10, vocab_size=10
+    """
+    if not (mask_id == vocab_size == model_vocab - 1):
+        raise ValueError(
+            f"the encoder has {model_vocab} ids: {model_vocab - 1} ordinary ones and its "
+            f"[MASK] id {model_vocab - 1}; got mask_id={mask_id!r}, vocab_size={vocab_size!r}"
+        )

@@ -988,3 +988,12 @@ def test_check_computed_predicted_classes_and_record_keys() -> None:
         check_record_keys("a.json", {"x": 1}, ["x", "y", "z"])
     with pytest.raises(ValueError, match=r"a.json is damaged: its record lacks x"):
         check_record_keys("a.json", [1, 2], ["x"])
+
+
+def test_check_mask_convention() -> None:
+    from lmbook.validate import check_mask_convention
+
+    check_mask_convention(12, 12, 13)
+    for mask_id, vocab_size in ((10, 10), (12, 13), (13, 12), (11, 12)):
+        with pytest.raises(ValueError, match=r"13 ids: 12 ordinary ones and its \[MASK\] id 12"):
+            check_mask_convention(mask_id, vocab_size, 13)
