@@ -57,7 +57,13 @@ from lmbook.encoder import Encoder, MaskedWindows, masked_lm_nats
 from lmbook.execute import cpu_name
 from lmbook.text import Vocab, char_tokenize
 from lmbook.transformer import GPT, GPTConfig
-from lmbook.validate import check_choice, check_device_available, check_int, check_type
+from lmbook.validate import (
+    check_choice,
+    check_device_available,
+    check_int,
+    check_type,
+    check_weights_record,
+)
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 NAME = "book_gpt"
@@ -235,7 +241,9 @@ def pretrain(
         ],
         "size_choice": SIZE_CHOICE,
         "weights_sha256": _sha256(weights.read_bytes()),
-        "command": "python -m lmbook.pretrain" + ("" if kind == "gpt" else " --model encoder"),
+        "command": "python -m lmbook.pretrain"
+        + (f" --steps {recipe.steps}" if recipe.steps != Recipe.steps else "")
+        + ("" if kind == "gpt" else " --model encoder"),
     }
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
@@ -297,6 +305,7 @@ def _load(kind: str, device: torch.device | str, folder: str | Path) -> tuple[An
 
     check_device_available("device", device)
     record = book_gpt_record(folder, kind)
+    check_weights_record(Path(folder) / f"{NAMES[kind]}.json", record, kind)
     command = record.get("command", "python -m lmbook.pretrain")
     path = Path(folder) / f"{NAMES[kind]}.safetensors"
     if not path.is_file():

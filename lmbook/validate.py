@@ -1548,3 +1548,22 @@ mask_id=10, vocab_size=10
             f"the encoder has {model_vocab} ids: {model_vocab - 1} ordinary ones and its "
             f"[MASK] id {model_vocab - 1}; got mask_id={mask_id!r}, vocab_size={vocab_size!r}"
         )
+
+
+def check_weights_record(path: object, record: object, kind: str) -> None:
+    """A record of shipped weights (`lmbook.pretrain`): a dict with config, vocab and
+    weights_sha256, made for `kind` ("gpt" or "encoder"), whose model has one id per
+    character of its vocabulary (and one more, the [MASK] id, for an encoder)."""
+    check_record_keys(path, record, ("config", "vocab", "weights_sha256"))
+    found = record.get("kind", "gpt")  # records made before the encoder hold no kind
+    if found != kind:
+        raise ValueError(f"{path} records {found!r} weights, not {kind!r}; reinstall lmbook")
+    config = record["config"]
+    ids = len(record["vocab"]) + (kind == "encoder")
+    if not isinstance(config, dict) or config.get("vocab_size") != ids:
+        got = config.get("vocab_size") if isinstance(config, dict) else config
+        raise ValueError(
+            f"{path} is damaged: its vocabulary needs a model of {ids} ids"
+            + (" (the characters and [MASK])" if kind == "encoder" else "")
+            + f", its config says {got!r}; reinstall lmbook"
+        )

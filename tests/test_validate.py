@@ -997,3 +997,19 @@ def test_check_mask_convention() -> None:
     for mask_id, vocab_size in ((10, 10), (12, 13), (13, 12), (11, 12)):
         with pytest.raises(ValueError, match=r"13 ids: 12 ordinary ones and its \[MASK\] id 12"):
             check_mask_convention(mask_id, vocab_size, 13)
+
+
+def test_check_weights_record() -> None:
+    from lmbook.validate import check_weights_record
+
+    gpt = {"config": {"vocab_size": 3}, "vocab": ["<unk>", "a", "b"], "weights_sha256": "0"}
+    check_weights_record("g.json", gpt, "gpt")
+    check_weights_record(
+        "e.json", gpt | {"kind": "encoder", "config": {"vocab_size": 4}}, "encoder"
+    )
+    with pytest.raises(ValueError, match="g.json is damaged: its record lacks weights_sha256"):
+        check_weights_record("g.json", {"config": {}, "vocab": []}, "gpt")
+    with pytest.raises(ValueError, match="g.json records 'gpt' weights, not 'encoder'"):
+        check_weights_record("g.json", gpt, "encoder")
+    with pytest.raises(ValueError, match=r"needs a model of 4 ids \(the characters and \[MASK\]\)"):
+        check_weights_record("e.json", gpt | {"kind": "encoder"}, "encoder")
