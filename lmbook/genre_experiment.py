@@ -554,7 +554,7 @@ def run_method(
     predicts a split's class ids. The only labels it reads are those of `rows`.
 
     lpft starts from the probe's head at C = head_C (`probe_choice`), its setting being
-    the blocks' rate; the other methods take no head_C.
+    the blocks' rate; the other methods ignore it.
     """
     check_choice("method", method, METHODS)
     if method == "lpft":
@@ -583,6 +583,7 @@ def run_method(
     split = gpt.config.n_layer - recipe.tune_blocks
     model = TopClassifier(gpt, split, head, inverse_frequency_weights(y, K))
     train_states = [inputs.states["train"][int(i)] for i in rows]
+    torch.manual_seed(seed)  # the top's dropout, if it has any (the book's GPT: none)
     tune_top(model, train_states, y, setting, recipe, seed)
     return lambda name: top_predict(
         model, [inputs.states[name][i] for i in range(len(task.labels[name]))]

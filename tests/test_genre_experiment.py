@@ -303,3 +303,21 @@ def test_rows_never_computed_bad_class_ids_and_short_labels_fail_by_name():
     states = [inputs.states["test"][i] for i in range(10)]
     with pytest.raises(ValueError, match="states and labels must have the same length"):
         ge.StateBatches(states, np.zeros(9, dtype=int), 4, 0)
+
+
+def test_a_run_repeats_exactly_so_the_first_seeds_grid_fit_is_its_run(monkeypatch):
+    torch.manual_seed(0)
+    config = GPTConfig(
+        vocab_size=len(VOCAB), block_size=64, n_layer=2, n_head=2, n_embd=16, dropout=0.2
+    )
+    gpt, task = GPT(config).eval(), tiny_task()  # dropout: training draws random numbers
+    rows = ge.draw_labelled(task.labels["train"], 30, 0)
+    inputs = ge.gpt_inputs(task, gpt, VOCAB, RECIPE, rows)
+    losses, real_tune = [], ge.tune_top
+    monkeypatch.setattr(ge, "tune_top", lambda *a, **k: losses.append(real_tune(*a, **k)))
+    for method in ("ft", "lpft"):
+        for disturb in (1, 2):  # whatever the global generator holds before a run
+            torch.manual_seed(disturb)
+            ge.run_method(method, 1e-2, task, rows, 0, gpt, inputs, RECIPE, head_C=0.1)
+        first, second = ([h["loss"] for h in run] for run in losses[-2:])
+        assert first == second, method
