@@ -321,3 +321,11 @@ def test_a_run_repeats_exactly_so_the_first_seeds_grid_fit_is_its_run(monkeypatc
             ge.run_method(method, 1e-2, task, rows, 0, gpt, inputs, RECIPE, head_C=0.1)
         first, second = ([h["loss"] for h in run] for run in losses[-2:])
         assert first == second, method
+
+
+def test_the_counts_the_experiment_uses_nest_on_the_real_labels():
+    labels = ge.genre_task(every=1).labels["train"]
+    for seed in (0, 1, 2):
+        draws = [set(ge.draw_labelled(labels, n, seed).tolist()) for n in (30, 100, 300)]
+        draws += [set(ge.draw_labelled(labels, n, seed).tolist()) for n in (1000, 3000)]
+        assert all(a <= b for a, b in zip(draws, draws[1:], strict=False)), seed
