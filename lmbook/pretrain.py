@@ -52,7 +52,7 @@ from typing import Any
 import torch
 
 import lmbook
-from lmbook import data, encoder, runtime, training, transformer
+from lmbook import attention, data, encoder, runtime, text, training, transformer
 from lmbook.encoder import Encoder, MaskedWindows, masked_lm_nats
 from lmbook.execute import cpu_name
 from lmbook.text import Vocab, char_tokenize
@@ -256,11 +256,20 @@ VALIDATION_SCORING = {
 }
 
 
+def code_modules(kind: str = "gpt") -> list[Any]:
+    """The modules whose code defines and trains the model of `kind`, and reads its data:
+    transformer, training, here, attention (the blocks' attention), data and text (the
+    plays and their characters), and lmbook.encoder for the encoder."""
+    check_choice("kind", kind, NAMES)
+    here = sys.modules[__name__]
+    modules = [transformer, training, here, attention, data, text]
+    return modules + ([encoder] if kind == "encoder" else [])
+
+
 def code_sha256(kind: str = "gpt") -> str:
-    """A hash of the code that defines and trains the model (transformer, training, here,
-    and lmbook.encoder for the encoder)."""
-    modules = [transformer, training, sys.modules[__name__]] + ([encoder] if kind != "gpt" else [])
-    sources = [inspect.getsource(m) for m in modules]
+    """A hash of the source of `code_modules(kind)`. Records made before 2026-12-07
+    hashed transformer, training and this module (and the encoder) only."""
+    sources = [inspect.getsource(m) for m in code_modules(kind)]
     return _sha256("\n".join(sources).encode())
 
 

@@ -141,3 +141,29 @@ def test_the_command_trains_the_books_encoder_by_the_same_recipe(tmp_path, monke
         load_book_encoder(folder=tmp_path / "elsewhere")
     with pytest.raises(ValueError, match="kind must be one of"):
         book_gpt_record(tmp_path, kind="bert")
+
+
+def test_the_code_hash_reads_every_module_that_makes_the_model_and_its_data():
+    import ast
+    import inspect
+
+    from lmbook.pretrain import code_modules, code_sha256
+
+    for kind in ("gpt", "encoder"):
+        hashed = {m.__name__ for m in code_modules(kind)}
+        for module in code_modules(kind):
+            for node in ast.walk(ast.parse(inspect.getsource(module))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lmbook"):
+                    parts = node.module.split(".")
+                    names = [a.name for a in node.names] if len(parts) == 1 else parts[1:2]
+                    # checks, generation, the machine's name and device change no weight;
+                    # seq2seq: chapter 4's models, which attention's other classes extend;
+                    # parallel: the translation corpus data.py re-exports; finetune: the
+                    # classifier encoder.py's EncoderClassifier extends
+                    skip = {"validate", "decoding", "execute", "runtime", "seq2seq"}
+                    skip |= {"parallel", "finetune"}
+                    if kind == "gpt":
+                        skip.add("encoder")  # imported by pretrain for the other kind
+                    assert {f"lmbook.{n}" for n in names if n not in skip} <= hashed, kind
+        assert "lmbook.attention" in hashed
+    assert code_sha256("gpt") != code_sha256("encoder")
