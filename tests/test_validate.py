@@ -963,3 +963,16 @@ def test_check_label_count_and_check_split_block() -> None:
     for bad in (-1, 6, 1.0, None):
         with pytest.raises(ValueError, match=r"block index from 0 to 5 \(the GPT has 6"):
             check_split_block(bad, 6)
+
+
+# --- issue 17: the hand-off to Hugging Face ---------------------------------------------
+
+
+def test_check_lossless_tokens() -> None:
+    from lmbook.validate import check_lossless_tokens
+
+    check_lossless_tokens("To be, or not", "To be, or not")
+    with pytest.raises(ValueError, match=r"differs at character 3 \('be' became '\?\?'\)"):
+        check_lossless_tokens("To be", "To ??")
+    with pytest.raises(ValueError, match="differs at character 5"):
+        check_lossless_tokens("To be", "To be ")
