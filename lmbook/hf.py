@@ -26,6 +26,16 @@ that it pools each one's last character, and `train_gpt2_classifier` fine-tunes 
     >>> log = train_gpt2_classifier(hf, ids, labels, steps=200, lr=1e-3,
     ...                             batch_size=16, seed=0)             # doctest: +SKIP
 
+`trainer_settings` makes `TrainingArguments` that run the book's fine-tuning recipe
+(`lmbook.finetune.fine_tune_classifier`) step for step: the same AdamW, schedule,
+clipping and whole batches; `tests/test_hf.py` checks that Trainer then takes the book's
+loop's steps exactly. `gpt2_predict` scores the classifier.
+
+For "going further" on Colab: `hub_reachable` says whether the Hub can be reached (False
+offline, never raising), `tokenize_passages` pads a Hugging Face tokenizer's ids as
+lmbook pads characters, and `subword_nats_per_char` scores a model that reads subword
+tokens in nats per character, the unit that compares models with different tokenizers.
+
 `transformers` is imported only when a function here is called: nothing else in lmbook
 needs it.
 """
@@ -66,7 +76,7 @@ GELUS = {"gelu": "none", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}
 
 
 def to_gpt2(model: GPT):
-    """A `transformers.GPT2LMHeadModel` with model's weights, dtype and device (eval mode)."""
+    """GPT-2 (a transformers GPT2LMHeadModel) with model's weights, dtype, device."""
     from transformers import GPT2LMHeadModel
 
     config = gpt2_config(model)  # checks that GPT-2 can hold the model
@@ -113,7 +123,7 @@ def gpt2_config(model: GPT):
 
 
 def from_gpt2(hf_model) -> GPT:
-    """An lmbook GPT with a `transformers` GPT-2's weights, dtype and device (eval mode)."""
+    """An lmbook GPT with a GPT-2's weights, dtype and device (eval mode)."""
     from transformers import GPT2LMHeadModel
 
     check_type("hf_model", hf_model, GPT2LMHeadModel, "a transformers.GPT2LMHeadModel")
@@ -149,7 +159,7 @@ def from_pretrained_gpt2(name_or_path: str | Path = "gpt2") -> GPT:
 
 
 def gpt2_names(n_layer: int) -> list[tuple[str, str, bool]]:
-    """(lmbook's name, GPT-2's name, transposed?) of every tensor but q|k|v and the head.
+    """(ours, theirs, transposed?) for every tensor but q|k|v and the head.
 
     GPT-2's Conv1D keeps a weight as (in, out), nn.Linear as (out, in): those are
     transposed. GPT-2 fuses W_q, W_k and W_v into one c_attn; the converters split or
@@ -176,7 +186,7 @@ def gpt2_names(n_layer: int) -> list[tuple[str, str, bool]]:
 
 
 def gpt2_state_dict(model: GPT) -> dict[str, torch.Tensor]:
-    """model's weights under GPT-2's names and layouts (Conv1D: (in, out); c_attn: q|k|v)."""
+    """model's weights under GPT-2's names, in its layouts (Conv1D, c_attn)."""
     state = model.state_dict()
     out = {
         theirs: state[ours].T if t else state[ours]
@@ -342,9 +352,10 @@ def train_gpt2_classifier(
     (None: GPT-2's own unweighted loss). Each batch is cut to its longest passage
     (`collate_trimmed`). settings: `trainer_settings`'s keywords (steps, lr,
     batch_size, seed, ...). Returns the Trainer's log history, one dict per step with
-    its "loss". Trainer needs the `accelerate` package.
+    its "loss"; nothing is printed. Trainer needs the `accelerate` package.
     """
     from transformers import GPT2ForSequenceClassification, Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
 
     check_type(
         "hf_model",
@@ -368,6 +379,7 @@ def train_gpt2_classifier(
             data_collator=collate_trimmed,
             compute_loss_func=loss,
         )
+        trainer.remove_callback(PrinterCallback)  # it prints every step's log
         trainer.train()
     return trainer.state.log_history
 
@@ -460,7 +472,7 @@ def tokenize_passages(
 
 
 @torch.no_grad()
-def nats_per_char(model: GPT, tokenizer, text: str, stride: int | None = None) -> float:
+def subword_nats_per_char(model: GPT, tokenizer, text: str, stride: int | None = None) -> float:
     """model's cross-entropy on text in nats per CHARACTER, for a model that reads
     tokenizer's tokens (GPT-2's BPE: about four characters a token).
 

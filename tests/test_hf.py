@@ -238,7 +238,7 @@ def test_trainer_settings_are_training_arguments_that_report_and_save_nothing(tm
         trainer_settings(tmp_path, steps=1, lr=1e-3, batch_size=4, warmup=1.0)
 
 
-def test_a_trainer_run_lowers_the_loss_on_a_separable_task():
+def test_a_trainer_run_lowers_the_loss_on_a_separable_task(capsys):
     # Trainer needs accelerate, which requirements.txt pins: a missing one fails here
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=12, block_size=8, n_layer=1, n_head=2, n_embd=16))
@@ -250,6 +250,7 @@ def test_a_trainer_run_lowers_the_loss_on_a_separable_task():
     losses = [entry["loss"] for entry in log if "loss" in entry]
     assert len(losses) >= 20  # one entry a step (logging_steps=1)
     assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 0.1
+    assert capsys.readouterr().out == ""  # the logs are returned, not printed
 
 
 def test_gpt2_names_is_one_table_for_both_directions() -> None:
@@ -413,7 +414,7 @@ def tiny_tokenizer():
 
 
 def test_nats_per_char_sums_the_tokens_nats_over_their_characters(tmp_path, tiny_tokenizer):
-    from lmbook.hf import nats_per_char
+    from lmbook.hf import subword_nats_per_char
 
     torch.manual_seed(0)
     config = GPT2Config(
@@ -430,15 +431,15 @@ def test_nats_per_char_sums_the_tokens_nats_over_their_characters(tmp_path, tiny
         total = F.cross_entropy(logits, torch.tensor(ids[1:]), reduction="sum").item()
     first = len(tiny_tokenizer.decode(ids[:1]))
     expected = total / (len(text) - first)
-    assert nats_per_char(model, tiny_tokenizer, text) == pytest.approx(expected, rel=1e-5)
+    assert subword_nats_per_char(model, tiny_tokenizer, text) == pytest.approx(expected, rel=1e-5)
     # a longer text slides the 64-token windows and still counts every character once
     long = text * 6
     assert len(tiny_tokenizer.encode(long)) > 64
-    assert 0 < nats_per_char(model, tiny_tokenizer, long, stride=32) < 10
+    assert 0 < subword_nats_per_char(model, tiny_tokenizer, long, stride=32) < 10
 
 
 def test_nats_per_char_refuses_a_tokenizer_that_loses_characters(tmp_path, tiny_tokenizer):
-    from lmbook.hf import nats_per_char
+    from lmbook.hf import subword_nats_per_char
 
     class Lossy:
         def encode(self, text, add_special_tokens=False):
@@ -456,7 +457,7 @@ def test_nats_per_char_refuses_a_tokenizer_that_loses_characters(tmp_path, tiny_
     with pytest.raises(
         ValueError, match=r"differs at character 0 \('To be, or not to be' became 'to"
     ):
-        nats_per_char(model, Lossy(), "To be, or not to be")
+        subword_nats_per_char(model, Lossy(), "To be, or not to be")
 
 
 def test_a_tokenized_gpt2_fine_tunes_on_passages_as_the_colab_cell_does(tmp_path, tiny_tokenizer):
