@@ -435,7 +435,10 @@ def test_nats_per_char_sums_the_tokens_nats_over_their_characters(tmp_path, tiny
     # a longer text slides the 64-token windows and still counts every character once
     long = text * 6
     assert len(tiny_tokenizer.encode(long)) > 64
-    assert 0 < subword_nats_per_char(model, tiny_tokenizer, long, stride=32) < 10
+    slid = subword_nats_per_char(model, tiny_tokenizer, long, stride=32)
+    assert 0 < slid < 10
+    one_by_one = subword_nats_per_char(model, tiny_tokenizer, long, stride=32, batch_size=1)
+    assert one_by_one == pytest.approx(slid, rel=1e-6)
 
 
 def test_nats_per_char_refuses_a_tokenizer_that_loses_characters(tmp_path, tiny_tokenizer):
