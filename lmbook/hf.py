@@ -291,7 +291,7 @@ def trainer_settings(
     lr: float,
     batch_size: int,
     seed: int = 0,
-    weight_decay: float = 0.0,
+    weight_decay: float = 0.1,
     warmup: float = 0.1,
     min_lr_ratio: float = 0.1,
     betas: tuple[float, float] = (0.9, 0.95),

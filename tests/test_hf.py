@@ -225,6 +225,7 @@ def test_trainer_settings_are_training_arguments_that_report_and_save_nothing(tm
     assert settings["seed"] == settings["data_seed"] == 7
     assert settings["max_steps"] == 5 and settings["warmup_steps"] == 1  # max(1, int(.5))
     assert settings["dataloader_drop_last"] and settings["adam_beta2"] == 0.95
+    assert settings["weight_decay"] == 0.1  # fine_tune_classifier's default too
     assert trainer_settings(tmp_path, steps=5, lr=1e-3, batch_size=4, seed=7)["seed"] == 7
     assert (
         trainer_settings(tmp_path, steps=5, lr=1, batch_size=4, max_grad_norm=2)["max_grad_norm"]
