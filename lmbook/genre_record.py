@@ -9,7 +9,7 @@ package as one bundle, `weights/genre_experiment_records.json`, made by
 
 The functions here turn a results dict (`genre_experiment.run_experiment`'s, or a
 recorded file's) into tables: one row per run (`run_table`), mean ± sample standard
-deviation over seeds (`spread`), paired-by-seed differences (`paired`), the live runs
+deviation over seeds (`seed_spread`), paired-by-seed differences (`paired`), the live runs
 against the recorded ones (`compare_runs`), recall per test play (`per_play_recall`),
 the predicted-class histogram (`predicted_counts`); and `curve_figure` draws macro-F1
 against the number of labels.
@@ -77,7 +77,7 @@ def run_table(results: dict[str, Any], source: str = "live") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def spread(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+def seed_spread(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """Macro-F1 on `split`, mean and sample std over seeds, and the number of runs, by
     (source, method, labels)."""
     grouped = table.groupby(["source", "method", "labels"], sort=False)[split]

@@ -63,7 +63,7 @@ def test_run_table_spread_and_paired():
     assert len(table) == 9 and set(table["source"]) == {"live"}
     assert table.loc[table["method"] == "probe", "setting"].tolist() == [0.01] * 3
     assert table["all"].sum() == 3
-    s = gr.spread(table)
+    s = gr.seed_spread(table)
     assert s.loc[("live", "bow", 30), "mean"] == pytest.approx(0.21)
     assert s.loc[("live", "bow", 30), "std"] == pytest.approx(0.01)
     assert s.loc[("live", "bow", 100), "std"] == pytest.approx(0.0)
