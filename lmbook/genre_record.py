@@ -144,37 +144,47 @@ def curve_figure(
     title: str = "",
 ) -> tuple[Any, Any]:
     """Test macro-F1 against labelled passages (log x): for each method in `names`
-    ({method: legend name}), each seed as a small dot and the mean joined by a line;
-    live runs filled, recorded runs (source 'record') hollow and dashed. A dotted line
-    at `chance`. Returns (fig, ax)."""
+    ({method: legend name}), each seed as a small dot and the mean at each count joined
+    by one line; a mean from runs made live (source 'live') is a filled marker, one
+    from the record (any other source) a hollow one. A dotted line at `chance`.
+    Returns (fig, ax)."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     colours = dict(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
-    for (source, method), runs in table.groupby(["source", "method"], sort=False):
-        if method not in names:
+    handles = []
+    for method, name in names.items():
+        runs = table[table["method"] == method]
+        if runs.empty:
             continue
-        live = source == "live"
-        mean = runs.groupby("labels")["test"].mean()
         colour = colours[method]
+        means = runs.groupby("labels").agg(test=("test", "mean"), source=("source", "first"))
         ax.scatter(runs["labels"], runs["test"], s=10, color=colour, alpha=0.45, lw=0)
-        ax.plot(
-            mean.index,
-            mean.values,
-            ls="-" if live else "--",
-            marker="o" if live else "s",
-            ms=6,
-            color=colour,
-            mfc=colour if live else "white",
-            label=names[method] + ("" if live else " (record)"),
-        )
+        ax.plot(means.index, means["test"], color=colour, lw=1.5)
+        live = means["source"] == "live"
+        for filled, rows in ((True, means[live]), (False, means[~live])):
+            face = colour if filled else "white"
+            ax.plot(rows.index, rows["test"], "o", ms=6, color=colour, mfc=face, ls="")
+        handles.append(Line2D([], [], color=colour, marker="o", label=name))
+    handles += [
+        Line2D([], [], color="grey", marker="o", ls="", label="run live here"),
+        Line2D([], [], color="grey", marker="o", mfc="white", ls="", label="from the record"),
+    ]
     ax.set_xscale("log")
     ax.axhline(chance, color="grey", ls=":", lw=1)
-    ax.text(ax.get_xlim()[0] * 1.05, chance + 0.003, "uniform guess: 1/6", color="grey")
+    ax.text(
+        ax.get_xlim()[1] / 1.1,
+        chance - 0.004,
+        "uniform guess: 1/6",
+        color="grey",
+        ha="right",
+        va="top",
+    )
     ax.set_xlabel("labelled training passages (log scale)")
     ax.set_ylabel("test macro-F1")
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(handles=handles, fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig, ax

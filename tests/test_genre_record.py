@@ -100,6 +100,7 @@ def test_curve_figure_draws_live_and_recorded_runs():
         pd.concat([table, recorded]), {"bow": "words", "ft": "fine-tuned"}, 1 / 6
     )
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["words", "fine-tuned (record)"]  # the probe is not asked for
+    # the probe is not asked for; two entries say which markers are live, which recorded
+    assert labels == ["words", "fine-tuned", "run live here", "from the record"]
     assert ax.get_xscale() == "log"
     matplotlib.pyplot.close(fig)
