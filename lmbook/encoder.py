@@ -44,6 +44,8 @@ from lmbook.finetune import PAD_ID, GPTClassifier, pool_states
 from lmbook.training import RandomWindows
 from lmbook.transformer import GPT, Block, GPTConfig
 from lmbook.validate import (
+    check_int,
+    check_mask_convention,
     check_mask_id,
     check_masking_split,
     check_padded_ids,
@@ -237,9 +239,12 @@ def masked_lm_nats(
     not of each window. Runs without gradients, in eval mode, on the model's device.
     """
     check_type("model", model, Encoder, "an lmbook Encoder")
+    check_mask_convention(mask_id, vocab_size, model.config.vocab_size)
+    check_int("batch_size", batch_size)
     block = model.config.block_size
     check_token_sequence("ids", ids, at_least=block, why=f"for one window of {block}")
     windows = torch.as_tensor(ids).long()[: len(ids) // block * block].view(-1, block)
+    check_token_ids(windows, vocab_size, name="ids")  # characters, never the [MASK] id
     draws = torch.Generator().manual_seed(seed)
     inputs, targets = mask_tokens(windows, mask_id, vocab_size, generator=draws)
     device = next(model.parameters()).device

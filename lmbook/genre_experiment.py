@@ -19,9 +19,15 @@ split by play (`lmbook.data.genre_passages`). What makes the comparison fair:
 The methods: `bow` (tf-idf words and a class-balanced logistic regression), `probe` (the
 same logistic regression on the frozen GPT's standardised, mean-pooled final states),
 `ft` (fine-tuning from a random head) and `lpft` (the probe's head first, then
-fine-tuning: Kumar et al., 2022). To fit a CPU budget, `ft` and `lpft` train the top
-`Recipe.tune_blocks` block(s), the final LayerNorm and the head, with the blocks below
-frozen and their output computed once per passage (`body_states`, `TopClassifier`).
+fine-tuning: Kumar et al., 2022; the head is the probe's at the C the probe chooses on
+validation for the same label count, so LP-FT's grid is over the rate alone). To fit a
+CPU budget, `ft` and `lpft` train the top `Recipe.tune_blocks` block(s), the final
+LayerNorm and the head, with the blocks below frozen and their output computed once per
+passage (`body_states`, `TopClassifier`).
+`scratch` is a GPT trained on the labels alone: a small one (`Recipe.scratch_*`, the
+old chapter's size), randomly initialised, every part trained, by the same recipe
+(standardised head, class-balanced loss, the same steps; its rate chosen on
+validation); it reads the characters, not the book's GPT.
 
 Run it: ``python -m lmbook.genre_experiment --out experiments/ch7`` (see `main`); it
 writes `results.json` (every run, every choice, the machine, the code's hash, the
@@ -41,7 +47,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,28 +57,44 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmbook import data
-from lmbook.finetune import PAD_ID, StandardisedLinear, encode_passages, pool_states
+from lmbook.encoder import Encoder, EncoderBlock, masked_lm_nats
+from lmbook.finetune import (
+    PAD_ID,
+    GPTClassifier,
+    PassageBatches,
+    StandardisedLinear,
+    encode_passages,
+    fine_tune_classifier,
+    passage_features,
+    pool_states,
+    predict,
+)
 from lmbook.metrics import accuracy, macro_f1
 from lmbook.text import Vocab
 from lmbook.training import param_groups, train, warmup_cosine_schedule
-from lmbook.transformer import GPT
+from lmbook.transformer import GPT, GPTConfig
 from lmbook.validate import (
     check_choice,
+    check_computed,
     check_int,
     check_label_count,
+    check_number,
+    check_predicted_classes,
     check_same_length,
     check_split_block,
     check_type,
 )
 
-METHODS = ("bow", "probe", "ft", "lpft")
+METHODS = ("bow", "probe", "ft", "lpft", "scratch")
+BODY_METHODS = ("probe", "ft", "lpft")  # the methods that read the book's GPT
 GRIDS: dict[str, tuple[float, ...]] = {
     "bow": (0.1, 0.3, 1.0, 3.0, 10.0),  # C of the logistic regression
     "probe": (1e-4, 1e-3, 0.01, 0.1, 1.0),  # C of the logistic regression
     "ft": (3e-5, 1e-4, 3e-4, 1e-3, 3e-3),  # the blocks' rate; the head's: head_ratio ×
     "lpft": (3e-5, 1e-4, 3e-4, 1e-3, 3e-3),
+    "scratch": (3e-4, 1e-3, 3e-3, 1e-2),
 }
-SETTING_NAMES = {"bow": "C", "probe": "C", "ft": "body_lr", "lpft": "body_lr"}
+SETTING_NAMES = {"bow": "C", "probe": "C", "ft": "body_lr", "lpft": "body_lr", "scratch": "lr"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,9 @@ class Recipe:
     weight_decay: float = 0.1
     validation_every: int = 2  # score every k-th validation passage (cost)
     feature_batch: int = 64
+    scratch_layers: int = 2  # the GPT trained on the labels alone ...
+    scratch_heads: int = 4
+    scratch_embd: int = 64  # ... the old chapter's size (about 0.12M parameters)
 
 
 # --- the task: one text per passage, shared by every model -----------------------------
@@ -140,6 +165,12 @@ def draw_labelled(labels: np.ndarray, n: int | None, seed: int) -> np.ndarray:
 
     Each class k gets its share of n (largest remainders, at least one passage), drawn
     from a permutation of its rows seeded with `seed`. Returns sorted row indices.
+
+    One seed's draws nest (the draw of n is inside the draw of m > n) wherever no
+    class's share shrinks from n to m. Largest remainders do not promise that (on the
+    genre task's training labels a share shrinks from n - 1 to n at 123 counts below
+    4,000, 300 among them); the counts the experiment uses, 30, 100, 300, 1,000 and
+    3,000, nest (tested).
     """
     labels = np.asarray(labels)
     if n is None:
@@ -178,6 +209,7 @@ def score(task: GenreTask, split: str, predicted: Sequence[int]) -> dict[str, An
     y = task.labels[split]
     predicted = np.asarray(predicted)
     check_same_length(predicted=predicted, labels=y)
+    check_predicted_classes(predicted, len(task.genres))
 
     def names(rows: np.ndarray) -> dict[str, int]:  # the histogram, by genre name
         return dict(sorted(Counter(task.genres[int(k)] for k in predicted[rows]).items()))
@@ -248,6 +280,7 @@ def probe_head(
 @torch.no_grad()
 def probe_predict(head: nn.Module, features: torch.Tensor) -> np.ndarray:
     """The class ids (N,) a head predicts from features (N, C)."""
+    check_computed("features", features)
     return head(features).argmax(dim=-1).numpy()
 
 
@@ -265,8 +298,10 @@ def body_states(
     """The frozen GPT's mean-pooled final states (N, C) of the passages ids (N, T), and
     the input of block `split` (T_i, C) of the rows in `keep` (a dict by row).
 
-    The pooled states equal `GPTClassifier(gpt, ...).features`; the block inputs are
-    what `TopClassifier` reads, so the blocks below `split` run once per passage.
+    The pooled states equal `GPTClassifier(gpt, ...).features` (for an
+    `lmbook.encoder.Encoder`, `EncoderClassifier`'s: the padding kept out of its
+    attention); the block inputs are what `TopClassifier` reads, so the blocks below
+    `split` run once per passage.
     """
     check_type("gpt", gpt, GPT, "an lmbook GPT")
     check_split_block(split, gpt.config.n_layer)
@@ -287,11 +322,21 @@ def body_states(
                     for b in range(len(idx)):
                         if start + b in kept:
                             inputs[start + b] = x[b, : lengths[start + b]].cpu().clone()
-                x, _ = block(x)
+                x = run_block(block, x, real)
             pooled.append(pool_states(gpt.ln_f(x), real).cpu())
     finally:
         gpt.train(was_training)
     return torch.cat(pooled), inputs
+
+
+def run_block(block: nn.Module, x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """One block of a GPT or of an encoder, x (B, T, C) -> (B, T, C). An encoder's block
+    reads both ways, so it is told where the padding is (real (B, T) False); a GPT's
+    causal block never reads the positions after a passage's end."""
+    if isinstance(block, EncoderBlock):
+        return block(x, real)
+    x, _ = block(x)  # and the cache, not kept
+    return x
 
 
 def pad_states(states: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -331,7 +376,7 @@ class TopClassifier(nn.Module):
         self, x: torch.Tensor, real: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         for block in self.body["blocks"]:
-            x, _ = block(x)  # (B, T, C)
+            x = run_block(block, x, real)  # (B, T, C)
         logits = self.head(pool_states(self.body["ln_f"](x), real))  # (B, K)
         if targets is None:
             return logits, None
@@ -346,6 +391,7 @@ class StateBatches:
         self, states: Sequence[torch.Tensor], labels: np.ndarray, batch_size: int, seed: int
     ) -> None:
         check_int("batch_size", batch_size, high=len(states))
+        check_same_length(states=states, labels=labels)
         self.states, self.labels = list(states), torch.as_tensor(labels).long()
         self.batch_size, self.seed = batch_size, seed
 
@@ -414,15 +460,59 @@ def tune_top(
     )
 
 
+def train_scratch(
+    ids: torch.Tensor,
+    labels: np.ndarray,
+    n_classes: int,
+    vocab_size: int,
+    lr: float,
+    recipe: Recipe,
+    seed: int,
+) -> GPTClassifier:
+    """A small GPT classifier (recipe.scratch_*) trained from random weights on the
+    labelled passages ids (N, T) alone: everything at `lr`, the head at head_ratio ×
+    lr, on standardised features (fitted at initialisation), with tune_top's loss,
+    steps and schedule. Returns it in eval mode."""
+    torch.manual_seed(seed)  # the weights; the batches draw from `seed` too
+    config = GPTConfig(
+        vocab_size=vocab_size,
+        block_size=recipe.context,
+        n_layer=recipe.scratch_layers,
+        n_head=recipe.scratch_heads,
+        n_embd=recipe.scratch_embd,
+    )
+    weights = inverse_frequency_weights(labels, n_classes)
+    model = GPTClassifier(GPT(config), n_classes, class_weights=weights)
+    head = StandardisedLinear(config.n_embd, n_classes)
+    head.load_state_dict(model.head.state_dict(), strict=False)  # weight and bias
+    model.head = head.fit(passage_features(model, ids, recipe.feature_batch))
+    steps = max(recipe.min_steps, math.ceil(recipe.passes * len(ids) / recipe.batch_size))
+    batch = min(recipe.batch_size, len(ids))
+    batches = PassageBatches(ids, torch.as_tensor(labels), batch, seed)
+    fine_tune_classifier(
+        model,
+        batches,
+        steps=steps,
+        body_lr=lr,
+        head_lr=recipe.head_ratio * lr,
+        device="cpu",
+        weight_decay=recipe.weight_decay,
+    )
+    return model.eval()
+
+
 # --- the experiment ------------------------------------------------------------------
 
 
 @dataclass
 class Inputs:
-    """What the GPT-based methods read: pooled states and cached block inputs by split."""
+    """What the GPT-based methods read: pooled states and cached block inputs by split;
+    for `scratch`, every split's padded ids and the vocabulary's size."""
 
     pooled: dict[str, torch.Tensor]
     states: dict[str, dict[int, torch.Tensor]]
+    ids: dict[str, torch.Tensor] = field(default_factory=dict)
+    vocab_size: int = 0
 
 
 def gpt_inputs(
@@ -442,7 +532,7 @@ def gpt_inputs(
         ids, _ = encode_passages(texts, vocab, recipe.context)
         rows = np.arange(len(ids))
         if name == "train" and pooled_rows is not None:
-            rows = np.union1d(pooled_rows, [] if train_rows is None else train_rows)
+            rows = np.union1d(pooled_rows, [] if train_rows is None else train_rows).astype(int)
         keep = rows if name != "train" else [] if train_rows is None else train_rows
         local = np.flatnonzero(np.isin(rows, keep))  # kept rows, as positions in rows
         part, kept = body_states(gpt, ids[rows], split, local, recipe.feature_batch)
@@ -464,26 +554,42 @@ def run_method(
     gpt: GPT | None,
     inputs: Inputs | None,
     recipe: Recipe,
+    head_C: float | None = None,
 ) -> Predictor:
     """Train one method at one setting on the labelled training rows; return what
-    predicts a split's class ids. The only labels it reads are those of `rows`."""
+    predicts a split's class ids. The only labels it reads are those of `rows`.
+
+    lpft starts from the probe's head at C = head_C (`probe_choice`), its setting being
+    the blocks' rate; the other methods ignore it.
+    """
     check_choice("method", method, METHODS)
+    if method == "lpft":
+        check_number("head_C", head_C, low=0, low_open=True)
     y = task.labels["train"][rows]
     if method == "bow":
         texts = [task.texts["train"][i] for i in rows]
         fitted = bow_fit(texts, y, setting)
         return lambda split: bow_predict(fitted, task.texts[split])
     K = len(task.genres)
+    if method in BODY_METHODS:
+        check_computed("the pooled states of the labelled rows", inputs.pooled["train"][rows])
+    if method == "scratch":
+        model = train_scratch(
+            inputs.ids["train"][rows], y, K, inputs.vocab_size, setting, recipe, seed
+        )
+        return lambda split: predict(model, inputs.ids[split], recipe.feature_batch).numpy()
     if method == "ft":
         torch.manual_seed(seed)  # the random head
         head = StandardisedLinear(gpt.config.n_embd, K).fit(inputs.pooled["train"][rows])
-    else:
-        head = probe_head(inputs.pooled["train"][rows], y, setting, K)
+    else:  # the probe at its C; LP-FT's head: the probe's, at the probe's C
+        C = setting if method == "probe" else head_C
+        head = probe_head(inputs.pooled["train"][rows], y, C, K)
     if method == "probe":
         return lambda split: probe_predict(head, inputs.pooled[split])
     split = gpt.config.n_layer - recipe.tune_blocks
     model = TopClassifier(gpt, split, head, inverse_frequency_weights(y, K))
     train_states = [inputs.states["train"][int(i)] for i in rows]
+    torch.manual_seed(seed)  # the top's dropout, if it has any (the book's GPT: none)
     tune_top(model, train_states, y, setting, recipe, seed)
     return lambda name: top_predict(
         model, [inputs.states[name][i] for i in range(len(task.labels[name]))]
@@ -494,6 +600,27 @@ def choose(val_scores: dict[float, float]) -> float:
     """The setting with the highest validation score (the first, on a tie)."""
     best = max(val_scores.values())
     return next(s for s, v in val_scores.items() if v == best)
+
+
+def probe_choice(
+    task: GenreTask,
+    rows: np.ndarray,
+    seed: int,
+    inputs: Inputs,
+    recipe: Recipe,
+    grid: Sequence[float],
+) -> float:
+    """The probe's C on the labelled rows: the grid point with the best validation
+    macro-F1 (what the probe's own cell chooses on the same draw and grid)."""
+    val = {
+        C: score(
+            task,
+            "validation",
+            run_method("probe", C, task, rows, seed, None, inputs, recipe)("validation"),
+        )["macro_f1"]
+        for C in grid
+    }
+    return choose(val)
 
 
 def run_experiment(
@@ -514,7 +641,8 @@ def run_experiment(
     For each (method, n), every setting of the method's grid is trained on the first
     seed's draw and scored on the validation plays; the best is run with the other
     seeds; the chosen runs are then scored on validation and test. ft and lpft run
-    only at tune_sizes (default: all sizes). `save(results)` runs after each (method, n).
+    only at tune_sizes (default: all sizes); lpft's head is the probe's at the C chosen
+    from grids["probe"] on the same draw. `save(results)` runs after each (method, n).
     """
     for method in methods:
         check_choice("method", method, METHODS)
@@ -524,7 +652,7 @@ def run_experiment(
     draws |= {(n, s): draw_labelled(labels, n, s) for n in tune_sizes for s in seeds}
     results: dict[str, Any] = {"runs": [], "choices": [], "seconds": {}}
     inputs = None
-    if set(methods) - {"bow"}:
+    if set(methods) & set(BODY_METHODS):
         start = time.perf_counter()
         tuned = {"ft", "lpft"} & set(methods)
         rows = [draws[n, s] for n in tune_sizes for s in seeds] if tuned else []
@@ -534,11 +662,29 @@ def run_experiment(
         results["seconds"]["body_states"] = time.perf_counter() - start
         count = sum(int((~v.isnan().any(dim=1)).sum()) for v in inputs.pooled.values())
         log(f"body states of {count:,} passages: {time.perf_counter() - start:.0f} s")
-    cells = [(m, n) for m in methods if m in ("bow", "probe") for n in sizes]
+    if "scratch" in methods:
+        check_type("vocab", vocab, Vocab, "a lmbook Vocab (the scratch GPT's characters)")
+        inputs = inputs or Inputs({}, {})
+        inputs.ids = {
+            s: encode_passages(t, vocab, recipe.context)[0] for s, t in task.texts.items()
+        }
+        inputs.vocab_size = len(vocab)
+    cells = [(m, n) for m in methods if m in ("bow", "probe", "scratch") for n in sizes]
     cells += [(m, n) for n in tune_sizes for m in methods if m in ("ft", "lpft")]
     for method, n in cells:  # the cheap methods first; then by label count
         results = run_cell(
-            method, n, task, draws, seeds, gpt, inputs, recipe, grids[method], results, log
+            method,
+            n,
+            task,
+            draws,
+            seeds,
+            gpt,
+            inputs,
+            recipe,
+            grids[method],
+            results,
+            log,
+            grids.get("probe", GRIDS["probe"]),
         )
         if save is not None:
             save(results)
@@ -557,12 +703,21 @@ def run_cell(
     grid: Sequence[float],
     results: dict[str, Any],
     log: Callable[[str], None],
+    probe_grid: Sequence[float] = GRIDS["probe"],
 ) -> dict[str, Any]:
-    """One method at one label count: the grid on the first seed, then every seed."""
+    """One method at one label count: the grid on the first seed, then every seed.
+
+    For lpft, the probe's C is chosen first (`probe_choice`, from probe_grid on the
+    first seed's draw) and its head starts every run; it is recorded as head_C."""
     began = time.perf_counter()
     first = seeds[0]
+    head = {}
+    if method == "lpft":
+        head["head_C"] = probe_choice(task, draws[n, first], first, inputs, recipe, probe_grid)
     fitted = {
-        setting: run_method(method, setting, task, draws[n, first], first, gpt, inputs, recipe)
+        setting: run_method(
+            method, setting, task, draws[n, first], first, gpt, inputs, recipe, **head
+        )
         for setting in grid
     }
     val = {s: score(task, "validation", f("validation"))["macro_f1"] for s, f in fitted.items()}
@@ -573,6 +728,7 @@ def run_cell(
             "method": method,
             "label_count": count,
             name: chosen,
+            **head,
             "validation_macro_f1": {f"{s:g}": v for s, v in val.items()},
         }
     )
@@ -580,7 +736,7 @@ def run_cell(
         predictor = (
             fitted[chosen]
             if seed == first
-            else run_method(method, chosen, task, draws[n, seed], seed, gpt, inputs, recipe)
+            else run_method(method, chosen, task, draws[n, seed], seed, gpt, inputs, recipe, **head)
         )
         results["runs"].append(
             {
@@ -589,6 +745,7 @@ def run_cell(
                 "n": len(draws[n, seed]),
                 "seed": seed,
                 name: chosen,
+                **head,
                 "rows_sha256": hashlib.sha256(draws[n, seed].tobytes()).hexdigest()[:16],
                 "validation": score(task, "validation", predictor("validation")),
                 "test": score(task, "test", predictor("test")),
@@ -660,37 +817,60 @@ def histogram_table(results: dict[str, Any], label_count: int | str, genres: Seq
     return "\n".join(lines)
 
 
+CODE_FILES = ("genre_experiment.py", "finetune.py", "transformer.py", "training.py")
+CODE_FILES += ("encoder.py", "attention.py", "data.py", "metrics.py", "text.py")
+
+
 def code_sha256() -> str:
-    """sha256 of the code the results depend on (this module, finetune, transformer)."""
+    """sha256 of the code the results depend on: CODE_FILES, in lmbook (this module, the
+    models, their training, the data, the scores). Records made before the encoder body
+    hashed the first four files only."""
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("genre_experiment.py", "finetune.py", "transformer.py", "training.py"):
+    for name in CODE_FILES:
         digest.update((here / name).read_bytes())
     return digest.hexdigest()
 
 
 @torch.no_grad()
 def pretraining_overlap(gpt: GPT, vocab: Vocab, characters: int = 20_000) -> dict[str, Any]:
-    """Which held-out genre plays the book's GPT read while pre-training, and its
-    nats/char on the first `characters` of each genre test play (a read play scores
-    lower: what it memorised)."""
+    """Which held-out genre plays the book's GPT (or encoder: the same plays) read
+    while pre-training, and its nats/char on the first `characters` of each genre test
+    play (a read play scores lower: what it memorised); for an encoder, its masked-LM
+    nats per scored character (`masked_lm_nats`, seed 0)."""
     read = set(data.split_plays("train"))
     out: dict[str, Any] = {
         split: {p: p in read for p in data.genre_split_plays(split)}
         for split in ("validation", "test")
     }
-    out["test_nats_per_char"] = {}
+    scored = "test_masked_nats_per_char" if isinstance(gpt, Encoder) else "test_nats_per_char"
+    out[scored] = {}
     for play in data.genre_split_plays("test"):
         ids = torch.tensor(vocab.encode(list(data.play(play)[:characters])))
-        out["test_nats_per_char"][play] = round(
-            gpt.nats_per_token(ids, stride=gpt.config.block_size), 4
-        )
+        if isinstance(gpt, Encoder):  # its [MASK] id is one past the characters'
+            nats = masked_lm_nats(gpt, ids, len(vocab), len(vocab))
+        else:
+            nats = gpt.nats_per_token(ids, stride=gpt.config.block_size)
+        out[scored][play] = round(nats, 4)
     return out
+
+
+def body_weights_sha256(body: str) -> str | None:
+    """The sha256 of the weights a --body reads (from their record; None: untrained)."""
+    from lmbook.pretrain import book_gpt_record
+
+    check_choice("body", body, BODIES)
+    if body == "random":
+        return None
+    return book_gpt_record(kind="gpt" if body == "book" else "encoder")["weights_sha256"]
+
+
+BODIES = {"book": "the book's GPT", "random": "untrained (seed 0)", "encoder": "the book's encoder"}
 
 
 def main(argv: list[str] | None = None) -> int:
     from lmbook.execute import cpu_name
-    from lmbook.pretrain import load_book_gpt
+    from lmbook.pretrain import load_book_encoder, load_book_gpt
 
     parser = argparse.ArgumentParser(
         prog="python -m lmbook.genre_experiment",
@@ -705,16 +885,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=1, help="k: every k-th passage (check)")
     parser.add_argument(
         "--body",
-        choices=("book", "random"),
+        choices=("book", "random", "encoder"),
         default="book",
-        help="the book's GPT, or the same shape untrained (seed 0): what pre-training adds",
+        help="the book's GPT; the same shape untrained (seed 0): what pre-training adds; "
+        "or the book's encoder (masked-LM pre-training at the GPT's budget)",
     )
     parser.add_argument("--name", default="results", help="the files' stem in --out")
     parser.add_argument(
         "--tune-blocks", type=int, default=Recipe.tune_blocks, help="top blocks ft trains"
     )
     parser.add_argument(
-        "--grid", nargs="+", type=float, default=None, help="one grid for every method"
+        "--grid",
+        nargs="+",
+        type=float,
+        default=None,
+        help="one grid for every method in --methods (lpft's head: the probe's grid)",
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -724,8 +909,9 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     recipe = Recipe(tune_blocks=args.tune_blocks)
-    grids = GRIDS if args.grid is None else {m: tuple(args.grid) for m in METHODS}
-    gpt, vocab = load_book_gpt("cpu")
+    given = {} if args.grid is None else {m: tuple(args.grid) for m in args.methods}
+    grids = GRIDS | given
+    gpt, vocab = load_book_encoder("cpu") if args.body == "encoder" else load_book_gpt("cpu")
     if args.body == "random":
         torch.manual_seed(0)
         gpt = GPT(gpt.config).eval()
@@ -738,12 +924,14 @@ def main(argv: list[str] | None = None) -> int:
         "code_sha256": code_sha256(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "recipe": asdict(recipe),
-        "grids": {m: list(grids[m]) for m in args.methods},
+        "grids": {m: list(grids[m]) for m in dict.fromkeys(args.methods) if m in METHODS}
+        | ({"lpft head_C (the probe's)": list(grids["probe"])} if "lpft" in args.methods else {}),
         "genres": list(task.genres),
         "passages": {s: len(t) for s, t in task.texts.items()},
         "longest_passage": max(len(t) for ts in task.texts.values() for t in ts),
-        "body": "the book's GPT" if args.body == "book" else "untrained (seed 0)",
-        "pretraining_overlap": pretraining_overlap(gpt, vocab) if args.body == "book" else None,
+        "body": BODIES[args.body],
+        "body_weights_sha256": body_weights_sha256(args.body),
+        "pretraining_overlap": pretraining_overlap(gpt, vocab) if args.body != "random" else None,
     }
 
     def save(results: dict[str, Any]) -> None:

@@ -52,12 +52,18 @@ from typing import Any
 import torch
 
 import lmbook
-from lmbook import data, encoder, runtime, training, transformer
+from lmbook import attention, data, encoder, runtime, text, training, transformer
 from lmbook.encoder import Encoder, MaskedWindows, masked_lm_nats
 from lmbook.execute import cpu_name
 from lmbook.text import Vocab, char_tokenize
 from lmbook.transformer import GPT, GPTConfig
-from lmbook.validate import check_choice, check_device_available, check_int, check_type
+from lmbook.validate import (
+    check_choice,
+    check_device_available,
+    check_int,
+    check_type,
+    check_weights_record,
+)
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 NAME = "book_gpt"
@@ -235,7 +241,9 @@ def pretrain(
         ],
         "size_choice": SIZE_CHOICE,
         "weights_sha256": _sha256(weights.read_bytes()),
-        "command": "python -m lmbook.pretrain" + ("" if kind == "gpt" else " --model encoder"),
+        "command": "python -m lmbook.pretrain"
+        + (f" --steps {recipe.steps}" if recipe.steps != Recipe.steps else "")
+        + ("" if kind == "gpt" else " --model encoder"),
     }
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
@@ -248,11 +256,20 @@ VALIDATION_SCORING = {
 }
 
 
+def code_modules(kind: str = "gpt") -> list[Any]:
+    """The modules whose code defines and trains the model of `kind`, and reads its data:
+    transformer, training, here, attention (the blocks' attention), data and text (the
+    plays and their characters), and lmbook.encoder for the encoder."""
+    check_choice("kind", kind, NAMES)
+    here = sys.modules[__name__]
+    modules = [transformer, training, here, attention, data, text]
+    return modules + ([encoder] if kind == "encoder" else [])
+
+
 def code_sha256(kind: str = "gpt") -> str:
-    """A hash of the code that defines and trains the model (transformer, training, here,
-    and lmbook.encoder for the encoder)."""
-    modules = [transformer, training, sys.modules[__name__]] + ([encoder] if kind != "gpt" else [])
-    sources = [inspect.getsource(m) for m in modules]
+    """A hash of the source of `code_modules(kind)`. Records made before 2026-12-07
+    hashed transformer, training and this module (and the encoder) only."""
+    sources = [inspect.getsource(m) for m in code_modules(kind)]
     return _sha256("\n".join(sources).encode())
 
 
@@ -297,6 +314,7 @@ def _load(kind: str, device: torch.device | str, folder: str | Path) -> tuple[An
 
     check_device_available("device", device)
     record = book_gpt_record(folder, kind)
+    check_weights_record(Path(folder) / f"{NAMES[kind]}.json", record, kind)
     command = record.get("command", "python -m lmbook.pretrain")
     path = Path(folder) / f"{NAMES[kind]}.safetensors"
     if not path.is_file():

@@ -1488,3 +1488,82 @@ def check_split_block(split: object, n_layer: int) -> None:
             f"split must be a block index from 0 to {n_layer - 1} (the GPT has {n_layer} "
             f"blocks), got {split!r}"
         )
+
+
+# --- issue 17 review: computed features, predicted class ids, weight records -----------
+
+
+def check_computed(name: str, x: torch.Tensor) -> None:
+    """No row of x (N, C) holds NaN: `genre_experiment.gpt_inputs` leaves NaN in the
+    pooled states of the training passages it was not asked to read.
+
+    >>> check_computed("features", torch.tensor([[0.0, 1.0], [float("nan"), 0.0]]))
+    Traceback (most recent call last):
+    ValueError: features holds NaN in 1 of its 2 rows: states never computed (pass their \
+rows to gpt_inputs's train_rows or pooled_rows)
+    """
+    missing = int(torch.isnan(x).flatten(1).any(dim=1).sum()) if x.ndim else 0
+    if missing:
+        raise ValueError(
+            f"{name} holds NaN in {missing} of its {len(x)} rows: states never computed "
+            "(pass their rows to gpt_inputs's train_rows or pooled_rows)"
+        )
+
+
+def check_predicted_classes(predicted: object, n_classes: int) -> None:
+    """predicted is a 1-D array of class ids in [0, n_classes)."""
+    import numpy as np  # here, not at the top: only this check needs it
+
+    a = np.asarray(predicted)
+    if a.ndim != 1 or (a.size and not np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"predicted must be a 1-D array of int class ids, got {_what(a)}")
+    if a.size and not (0 <= a.min() and a.max() < n_classes):
+        raise ValueError(
+            f"predicted class ids must be from 0 to {n_classes - 1} ({n_classes} classes), "
+            f"got {a.min()} … {a.max()}"
+        )
+
+
+def check_record_keys(path: object, record: object, keys: Sequence[str]) -> None:
+    """The JSON record at `path` is a dict holding every one of `keys`."""
+    missing = [k for k in keys if not isinstance(record, dict) or k not in record]
+    if missing:
+        raise ValueError(
+            f"{path} is damaged: its record lacks {', '.join(missing)}; reinstall lmbook"
+        )
+
+
+def check_mask_convention(mask_id: object, vocab_size: object, model_vocab: int) -> None:
+    """An encoder's ids: vocab_size ordinary ids, then the [MASK] id, mask_id =
+    vocab_size = model_vocab - 1 (`lmbook.encoder`'s convention), so no ordinary id of
+    the model is taken for the mask, nor the mask for a character.
+
+    >>> check_mask_convention(10, 10, 13)
+    Traceback (most recent call last):
+    ValueError: the encoder has 13 ids: 12 ordinary ones and its [MASK] id 12; got \
+mask_id=10, vocab_size=10
+    """
+    if not (mask_id == vocab_size == model_vocab - 1):
+        raise ValueError(
+            f"the encoder has {model_vocab} ids: {model_vocab - 1} ordinary ones and its "
+            f"[MASK] id {model_vocab - 1}; got mask_id={mask_id!r}, vocab_size={vocab_size!r}"
+        )
+
+
+def check_weights_record(path: object, record: object, kind: str) -> None:
+    """A record of shipped weights (`lmbook.pretrain`): a dict with config, vocab and
+    weights_sha256, made for `kind` ("gpt" or "encoder"), whose model has one id per
+    character of its vocabulary (and one more, the [MASK] id, for an encoder)."""
+    check_record_keys(path, record, ("config", "vocab", "weights_sha256"))
+    found = record.get("kind", "gpt")  # records made before the encoder hold no kind
+    if found != kind:
+        raise ValueError(f"{path} records {found!r} weights, not {kind!r}; reinstall lmbook")
+    config = record["config"]
+    ids = len(record["vocab"]) + (kind == "encoder")
+    if not isinstance(config, dict) or config.get("vocab_size") != ids:
+        got = config.get("vocab_size") if isinstance(config, dict) else config
+        raise ValueError(
+            f"{path} is damaged: its vocabulary needs a model of {ids} ids"
+            + (" (the characters and [MASK])" if kind == "encoder" else "")
+            + f", its config says {got!r}; reinstall lmbook"
+        )

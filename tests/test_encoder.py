@@ -147,6 +147,13 @@ def test_masked_lm_nats_refuses_what_it_cannot_score():
         masked_lm_nats(model, torch.arange(10), 12, 12)
     with pytest.raises(TypeError, match="an lmbook Encoder"):
         masked_lm_nats(GPT(CONFIG), torch.arange(40) % 12, 12, 12)
+    ids = torch.arange(40) % 13  # holds 12, the [MASK] id, as if it were a character
+    with pytest.raises(ValueError, match=r"ids.*12"):
+        masked_lm_nats(model, ids, 12, 12)
+    with pytest.raises(ValueError, match=r"13 ids: 12 ordinary ones and its \[MASK\] id 12"):
+        masked_lm_nats(model, torch.arange(40) % 10, 10, 10)  # 10 is a character's id
+    with pytest.raises(ValueError, match="batch_size"):
+        masked_lm_nats(model, torch.arange(40) % 12, 12, 12, batch_size=0)
 
 
 def test_the_encoder_classifier_keeps_padding_out_of_attention():

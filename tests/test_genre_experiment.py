@@ -6,6 +6,7 @@ import torch
 
 from lmbook import genre_experiment as ge
 from lmbook.data import Passage
+from lmbook.encoder import Encoder, EncoderClassifier
 from lmbook.finetune import PAD_ID, GPTClassifier, encode_passages, passage_features
 from lmbook.text import Vocab
 from lmbook.transformer import GPT, GPTConfig
@@ -41,9 +42,11 @@ def tiny_gpt() -> GPT:
     return GPT(config).eval()
 
 
-RECIPE = ge.Recipe(context=40, batch_size=8, min_steps=6, feature_batch=16)
+RECIPE = ge.Recipe(
+    context=40, batch_size=8, min_steps=6, feature_batch=16, scratch_heads=2, scratch_embd=16
+)
 GRIDS = {"bow": (0.1, 10.0), "probe": (0.01, 1.0), "ft": (1e-3, 1e-2)}
-GRIDS["lpft"] = GRIDS["ft"]
+GRIDS["lpft"] = GRIDS["scratch"] = GRIDS["ft"]
 
 
 def test_every_model_reads_the_same_cut_text():
@@ -178,3 +181,151 @@ def test_choose_takes_the_best_and_the_first_on_a_tie():
     assert ge.inverse_frequency_weights(np.array([0, 0, 0, 1]), 3).tolist() == pytest.approx(
         [4 / 9, 4 / 3, 1.0]
     )
+
+
+def test_the_gpt_from_scratch_learns_the_labels_alone_and_never_reads_the_books_gpt():
+    task = tiny_task()
+    recipe = ge.Recipe(context=40, batch_size=8, min_steps=60, scratch_heads=2, scratch_embd=32)
+    sizes, grids = [36], {"bow": (1.0,), "scratch": (3e-3,)}
+    # gpt=None: a method that read the pre-trained body would fail here
+    out = ge.run_experiment(
+        task, None, VOCAB, sizes, [0], ["bow", "scratch"], [], recipe, grids, log=lambda _: None
+    )
+    run = next(r for r in out["runs"] if r["method"] == "scratch")
+    assert run["lr"] == 3e-3 and run["n"] == 36
+    assert run["test"]["macro_f1"] > 0.6  # chance: 1/3; the genres' words are distinct
+    assert len(run["test"]["predicted"]) == 3  # every genre named: no collapse
+    rows = ge.draw_labelled(task.labels["train"], 36, 0)
+    ids, _ = encode_passages(task.texts["train"], VOCAB, 40)
+    model = ge.train_scratch(ids[rows], task.labels["train"][rows], 3, len(VOCAB), 3e-3, recipe, 0)
+    again = ge.train_scratch(ids[rows], task.labels["train"][rows], 3, len(VOCAB), 3e-3, recipe, 0)
+    assert not model.training and model.body.config.n_embd == 32
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True)
+    )
+    with pytest.raises(TypeError, match="the scratch GPT's characters"):
+        ge.run_experiment(task, None, None, sizes, [0], ["scratch"], [], recipe, grids)
+
+
+def test_an_encoder_body_keeps_the_padding_out_and_its_cache_matches_its_classifier():
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=len(VOCAB) + 1, block_size=64, n_layer=2, n_head=2, n_embd=16)
+    encoder, task = Encoder(config).eval(), tiny_task()
+    ids, _ = encode_passages(task.texts["test"], VOCAB, 40)
+    pooled, states = ge.body_states(encoder, ids, 1, np.arange(len(ids)), batch_size=5)
+    whole = EncoderClassifier(encoder, 3).eval()
+    torch.testing.assert_close(pooled, passage_features(whole, ids), atol=1e-5, rtol=0)
+    alone, _ = ge.body_states(encoder, ids[:1], 1)  # the same passage, without neighbours
+    torch.testing.assert_close(alone, pooled[:1], atol=1e-5, rtol=0)
+    top = ge.TopClassifier(encoder, 1, whole.head).eval()
+    with torch.no_grad():
+        logits, _ = top(*ge.pad_states([states[i] for i in range(6)]))
+        expected, _ = whole(ids[:6, : int((ids[:6] != PAD_ID).sum(1).max())])
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)
+
+
+def test_lpft_starts_from_the_head_the_probe_chose_not_one_at_its_learning_rate(monkeypatch):
+    gpt, task = tiny_gpt(), tiny_task()
+    made, started = {}, []
+    real_head, real_top = ge.probe_head, ge.TopClassifier
+
+    def spy_head(features, labels, C, n_classes):
+        head = real_head(features, labels, C, n_classes)
+        made[id(head)] = C
+        return head
+
+    class SpyTop(real_top):
+        def __init__(self, gpt, split, head, class_weights=None):
+            started.append(made.get(id(head)))
+            super().__init__(gpt, split, head, class_weights)
+
+    monkeypatch.setattr(ge, "probe_head", spy_head)
+    monkeypatch.setattr(ge, "TopClassifier", SpyTop)
+    monkeypatch.setattr(ge, "tune_top", lambda *args, **kwargs: [])  # the start is tested
+    grids = {"probe": (0.01, 1.0), "lpft": (1e-4, 1e-3)}  # rates that are no probe's C
+    out = ge.run_experiment(
+        task, gpt, VOCAB, [30], [0, 1], ["probe", "lpft"], [30], RECIPE, grids, log=lambda _: None
+    )
+    probe_C = next(c["C"] for c in out["choices"] if c["method"] == "probe")
+    lpft = next(c for c in out["choices"] if c["method"] == "lpft")
+    assert lpft["head_C"] == probe_C
+    assert started == [probe_C] * 3  # two grid points on seed 0, then seed 1
+    assert all(r["head_C"] == probe_C for r in out["runs"] if r["method"] == "lpft")
+    # With its top block untrained, LP-FT is the probe, run by run.
+    runs = {m: [r["test"]["macro_f1"] for r in out["runs"] if r["method"] == m] for m in grids}
+    assert runs["lpft"] == pytest.approx(runs["probe"])
+    with pytest.raises(ValueError, match="head_C"):
+        ge.run_method("lpft", 1e-3, task, np.arange(30), 0, gpt, None, RECIPE)
+
+
+def test_the_record_hashes_the_code_it_ran_and_names_the_weights_it_read():
+    import ast
+    from pathlib import Path
+
+    from lmbook.pretrain import book_gpt_record
+
+    here = Path(ge.__file__).parent
+    imported = set()
+    for name in ("genre_experiment.py", "finetune.py", "encoder.py", "transformer.py"):
+        for node in ast.walk(ast.parse((here / name).read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lmbook"):
+                parts = node.module.split(".")
+                names = [a.name for a in node.names] if len(parts) == 1 else parts[1:2]
+                imported |= {f"{n}.py" for n in names}
+    # checks, the command line, generation and the weights' loader (the weights are
+    # hashed apart) change no number
+    unscored = {"validate.py", "execute.py", "pretrain.py", "decoding.py"}
+    assert imported - unscored <= set(ge.CODE_FILES)
+    assert {"encoder.py", "attention.py"} <= set(ge.CODE_FILES)
+    assert ge.body_weights_sha256("book") == book_gpt_record()["weights_sha256"]
+    assert ge.body_weights_sha256("random") is None
+    vocab = Vocab(book_gpt_record()["vocab"][1:])
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=len(vocab) + 1, block_size=32, n_layer=1, n_head=2, n_embd=16)
+    overlap = ge.pretraining_overlap(Encoder(config).eval(), vocab, characters=64)
+    assert set(overlap["test_masked_nats_per_char"]) == set(overlap["test"])
+
+
+def test_rows_never_computed_bad_class_ids_and_short_labels_fail_by_name():
+    gpt, task = tiny_gpt(), tiny_task()
+    rows = ge.draw_labelled(task.labels["train"], 30, 0)
+    inputs = ge.gpt_inputs(task, gpt, VOCAB, RECIPE, None, pooled_rows=rows[:20])
+    for method in ("probe", "ft"):  # ten of the thirty rows were never read: NaN
+        with pytest.raises(ValueError, match="labelled rows holds NaN in 10 of its 30 rows"):
+            ge.run_method(method, 1e-3, task, rows, 0, gpt, inputs, RECIPE)
+    y = task.labels["train"][rows[:20]]
+    head = ge.probe_head(inputs.pooled["train"][rows[:20]], y, 1.0, 3)
+    with pytest.raises(ValueError, match="states never computed"):
+        ge.probe_predict(head, inputs.pooled["train"])  # was: NaN rows named class 0
+    with pytest.raises(ValueError, match=r"class ids must be from 0 to 2 \(3 classes\)"):
+        ge.score(task, "test", -np.ones(len(task.labels["test"]), dtype=int))
+    states = [inputs.states["test"][i] for i in range(10)]
+    with pytest.raises(ValueError, match="states and labels must have the same length"):
+        ge.StateBatches(states, np.zeros(9, dtype=int), 4, 0)
+
+
+def test_a_run_repeats_exactly_so_the_first_seeds_grid_fit_is_its_run(monkeypatch):
+    torch.manual_seed(0)
+    config = GPTConfig(
+        vocab_size=len(VOCAB), block_size=64, n_layer=2, n_head=2, n_embd=16, dropout=0.2
+    )
+    gpt, task = GPT(config).eval(), tiny_task()  # dropout: training draws random numbers
+    rows = ge.draw_labelled(task.labels["train"], 30, 0)
+    inputs = ge.gpt_inputs(task, gpt, VOCAB, RECIPE, rows)
+    losses, real_tune = [], ge.tune_top
+    monkeypatch.setattr(ge, "tune_top", lambda *a, **k: losses.append(real_tune(*a, **k)))
+    for method in ("ft", "lpft"):
+        for disturb in (1, 2):  # whatever the global generator holds before a run
+            torch.manual_seed(disturb)
+            ge.run_method(method, 1e-2, task, rows, 0, gpt, inputs, RECIPE, head_C=0.1)
+        first, second = ([h["loss"] for h in run] for run in losses[-2:])
+        assert first == second, method
+
+
+def test_the_counts_the_experiment_uses_nest_on_the_real_labels():
+    labels = ge.genre_task(every=1).labels["train"]
+    for seed in (0, 1, 2):
+        draws = [set(ge.draw_labelled(labels, n, seed).tolist()) for n in (30, 100, 300)]
+        draws += [set(ge.draw_labelled(labels, n, seed).tolist()) for n in (1000, 3000)]
+        assert all(a <= b for a, b in zip(draws, draws[1:], strict=False)), seed

@@ -85,6 +85,24 @@ def test_a_missing_or_damaged_record_is_refused_by_name(copy_of_weights):
         load_book_gpt(folder=copy_of_weights)
 
 
+def test_a_record_that_lacks_a_field_or_is_of_another_kind_is_refused_by_name(copy_of_weights):
+    path = copy_of_weights / f"{NAME}.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({k: v for k, v in record.items() if k != "weights_sha256"}))
+    with pytest.raises(ValueError, match=f"{NAME}.json is damaged: its record lacks weights"):
+        load_book_gpt(folder=copy_of_weights)  # was: KeyError('weights_sha256')
+    path.write_text(json.dumps(record | {"vocab": record["vocab"][:-1]}))
+    with pytest.raises(ValueError, match=f"{NAME}.json is damaged: its vocabulary needs"):
+        load_book_gpt(folder=copy_of_weights)  # was: loaded, one id without a character
+    for suffix in ("safetensors", "json"):  # the GPT's files under the encoder's name
+        shutil.copy(
+            copy_of_weights / f"{NAME}.{suffix}", copy_of_weights / f"book_encoder.{suffix}"
+        )
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="book_encoder.json records 'gpt' weights, not 'enc"):
+        load_book_encoder(folder=copy_of_weights)
+
+
 def test_a_record_that_does_not_fit_the_weights_is_refused(copy_of_weights):
     path = copy_of_weights / f"{NAME}.json"
     record = json.loads(path.read_text())
@@ -102,6 +120,7 @@ def test_the_command_trains_saves_and_loads_a_short_run(tmp_path, monkeypatch):
     model, vocab = load_book_gpt(folder=tmp_path)
     record = book_gpt_record(tmp_path)
     assert record["steps"] == 2 and record["params"] == model.num_params()
+    assert record["command"] == "python -m lmbook.pretrain --steps 2"  # what made it
     assert model.config == config_for(Recipe(), len(vocab))
     assert (tmp_path / f"{NAME}.ckpt").is_file()  # what a resumed run would read
 
@@ -122,3 +141,29 @@ def test_the_command_trains_the_books_encoder_by_the_same_recipe(tmp_path, monke
         load_book_encoder(folder=tmp_path / "elsewhere")
     with pytest.raises(ValueError, match="kind must be one of"):
         book_gpt_record(tmp_path, kind="bert")
+
+
+def test_the_code_hash_reads_every_module_that_makes_the_model_and_its_data():
+    import ast
+    import inspect
+
+    from lmbook.pretrain import code_modules, code_sha256
+
+    for kind in ("gpt", "encoder"):
+        hashed = {m.__name__ for m in code_modules(kind)}
+        for module in code_modules(kind):
+            for node in ast.walk(ast.parse(inspect.getsource(module))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lmbook"):
+                    parts = node.module.split(".")
+                    names = [a.name for a in node.names] if len(parts) == 1 else parts[1:2]
+                    # checks, generation, the machine's name and device change no weight;
+                    # seq2seq: chapter 4's models, which attention's other classes extend;
+                    # parallel: the translation corpus data.py re-exports; finetune: the
+                    # classifier encoder.py's EncoderClassifier extends
+                    skip = {"validate", "decoding", "execute", "runtime", "seq2seq"}
+                    skip |= {"parallel", "finetune"}
+                    if kind == "gpt":
+                        skip.add("encoder")  # imported by pretrain for the other kind
+                    assert {f"lmbook.{n}" for n in names if n not in skip} <= hashed, kind
+        assert "lmbook.attention" in hashed
+    assert code_sha256("gpt") != code_sha256("encoder")

@@ -963,3 +963,53 @@ def test_check_label_count_and_check_split_block() -> None:
     for bad in (-1, 6, 1.0, None):
         with pytest.raises(ValueError, match=r"block index from 0 to 5 \(the GPT has 6"):
             check_split_block(bad, 6)
+
+
+# --- issue 17 review: computed features, predicted class ids, weight records ------------
+
+
+def test_check_computed_predicted_classes_and_record_keys() -> None:
+    import numpy as np
+
+    from lmbook.validate import check_computed, check_predicted_classes, check_record_keys
+
+    check_computed("x", torch.zeros(3, 2))
+    with pytest.raises(ValueError, match=r"x holds NaN in 1 of its 3 rows: states never"):
+        check_computed("x", torch.tensor([[0.0, 0.0], [0.0, float("nan")], [1.0, 1.0]]))
+    check_predicted_classes(np.array([0, 2, 1]), 3)
+    check_predicted_classes(np.array([], dtype=int), 3)
+    for bad in (np.array([0, 3]), np.array([-1, 0]), [0, 5]):
+        with pytest.raises(ValueError, match=r"class ids must be from 0 to 2 \(3 classes\)"):
+            check_predicted_classes(bad, 3)
+    with pytest.raises(ValueError, match="1-D array of int class ids"):
+        check_predicted_classes(np.array([0.0, 1.0]), 3)
+    check_record_keys("a.json", {"x": 1, "y": 2}, ["x"])
+    with pytest.raises(ValueError, match=r"a.json is damaged: its record lacks y, z"):
+        check_record_keys("a.json", {"x": 1}, ["x", "y", "z"])
+    with pytest.raises(ValueError, match=r"a.json is damaged: its record lacks x"):
+        check_record_keys("a.json", [1, 2], ["x"])
+
+
+def test_check_mask_convention() -> None:
+    from lmbook.validate import check_mask_convention
+
+    check_mask_convention(12, 12, 13)
+    for mask_id, vocab_size in ((10, 10), (12, 13), (13, 12), (11, 12)):
+        with pytest.raises(ValueError, match=r"13 ids: 12 ordinary ones and its \[MASK\] id 12"):
+            check_mask_convention(mask_id, vocab_size, 13)
+
+
+def test_check_weights_record() -> None:
+    from lmbook.validate import check_weights_record
+
+    gpt = {"config": {"vocab_size": 3}, "vocab": ["<unk>", "a", "b"], "weights_sha256": "0"}
+    check_weights_record("g.json", gpt, "gpt")
+    check_weights_record(
+        "e.json", gpt | {"kind": "encoder", "config": {"vocab_size": 4}}, "encoder"
+    )
+    with pytest.raises(ValueError, match="g.json is damaged: its record lacks weights_sha256"):
+        check_weights_record("g.json", {"config": {}, "vocab": []}, "gpt")
+    with pytest.raises(ValueError, match="g.json records 'gpt' weights, not 'encoder'"):
+        check_weights_record("g.json", gpt, "encoder")
+    with pytest.raises(ValueError, match=r"needs a model of 4 ids \(the characters and \[MASK\]\)"):
+        check_weights_record("e.json", gpt | {"kind": "encoder"}, "encoder")
