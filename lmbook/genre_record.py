@@ -32,9 +32,11 @@ RECORDS = (
     "probe_wider_grid",
     "probe_untrained_body",
     "ft_all_blocks",
+    "lpft_probe_head",
+    "scratch",
 )
 BUNDLE = Path(__file__).parent / "weights" / "genre_experiment_records.json"
-SETTINGS = ("C", "body_lr")  # the names a run's chosen setting goes by
+SETTINGS = ("C", "body_lr", "lr")  # the names a run's chosen setting goes by
 
 
 def bundle_records(folder: str | Path, out: str | Path = BUNDLE) -> Path:

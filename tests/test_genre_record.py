@@ -15,7 +15,7 @@ FOLDER = Path(__file__).parent.parent / "experiments" / "ch7"
 
 def fake_run(method, label_count, n, seed, test, setting=1.0, sha="abc"):
     """A run as genre_experiment.run_cell records it, with two test plays."""
-    name = "C" if method in ("bow", "probe") else "body_lr"
+    name = {"bow": "C", "probe": "C", "scratch": "lr"}.get(method, "body_lr")
     plays = {
         "a": {"genre": "comedy", "passages": 4, "correct": 2, "recall": 0.5 + seed / 10},
         "b": {"genre": "tragedy", "passages": 4, "correct": 1, "recall": 0.25},
@@ -63,6 +63,8 @@ def test_run_table_spread_and_paired():
     assert len(table) == 9 and set(table["source"]) == {"live"}
     assert table.loc[table["method"] == "probe", "setting"].tolist() == [0.01] * 3
     assert table["all"].sum() == 3
+    scratch = gr.run_table({"runs": [fake_run("scratch", 30, 30, 0, 0.1, 3e-4)]})
+    assert scratch["setting"].tolist() == [3e-4]  # the scratch GPT's rate: "lr"
     s = gr.seed_spread(table)
     assert s.loc[("live", "bow", 30), "mean"] == pytest.approx(0.21)
     assert s.loc[("live", "bow", 30), "std"] == pytest.approx(0.01)
