@@ -26,17 +26,32 @@ that it pools each one's last character, and `train_gpt2_classifier` fine-tunes 
     >>> log = train_gpt2_classifier(hf, ids, labels, steps=200, lr=1e-3,
     ...                             batch_size=16, seed=0)             # doctest: +SKIP
 
+`trainer_settings` makes `TrainingArguments` that run the book's fine-tuning recipe
+(`lmbook.finetune.fine_tune_classifier`) step for step: the same AdamW, schedule,
+clipping and whole batches; `tests/test_hf.py` checks that Trainer then takes the book's
+loop's steps exactly. `gpt2_predict` scores the classifier.
+
+For "going further" on Colab: `hub_reachable` says whether the Hub can be reached (False
+offline, never raising), `tokenize_passages` pads a Hugging Face tokenizer's ids as
+lmbook pads characters, and `subword_nats_per_char` scores a model that reads subword
+tokens in nats per character, the unit that compares models with different tokenizers.
+
 `transformers` is imported only when a function here is called: nothing else in lmbook
 needs it.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import socket
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lmbook.encoder import Encoder
@@ -45,11 +60,14 @@ from lmbook.transformer import GPT, GPTConfig
 from lmbook.validate import (
     check_choice,
     check_class_ids,
+    check_class_weights,
     check_int,
+    check_lossless_tokens,
     check_not_type,
     check_number,
     check_pad_id_unused,
     check_padded_ids,
+    check_passages,
     check_type,
 )
 
@@ -58,7 +76,7 @@ GELUS = {"gelu": "none", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}
 
 
 def to_gpt2(model: GPT):
-    """A `transformers.GPT2LMHeadModel` with model's weights, dtype and device (eval mode)."""
+    """GPT-2 (a transformers GPT2LMHeadModel) with model's weights, dtype, device."""
     from transformers import GPT2LMHeadModel
 
     config = gpt2_config(model)  # checks that GPT-2 can hold the model
@@ -105,7 +123,7 @@ def gpt2_config(model: GPT):
 
 
 def from_gpt2(hf_model) -> GPT:
-    """An lmbook GPT with a `transformers` GPT-2's weights, dtype and device (eval mode)."""
+    """An lmbook GPT with a GPT-2's weights, dtype and device (eval mode)."""
     from transformers import GPT2LMHeadModel
 
     check_type("hf_model", hf_model, GPT2LMHeadModel, "a transformers.GPT2LMHeadModel")
@@ -141,7 +159,7 @@ def from_pretrained_gpt2(name_or_path: str | Path = "gpt2") -> GPT:
 
 
 def gpt2_names(n_layer: int) -> list[tuple[str, str, bool]]:
-    """(lmbook's name, GPT-2's name, transposed?) of every tensor but q|k|v and the head.
+    """(ours, theirs, transposed?) for every tensor but q|k|v and the head.
 
     GPT-2's Conv1D keeps a weight as (in, out), nn.Linear as (out, in): those are
     transposed. GPT-2 fuses W_q, W_k and W_v into one c_attn; the converters split or
@@ -168,7 +186,7 @@ def gpt2_names(n_layer: int) -> list[tuple[str, str, bool]]:
 
 
 def gpt2_state_dict(model: GPT) -> dict[str, torch.Tensor]:
-    """model's weights under GPT-2's names and layouts (Conv1D: (in, out); c_attn: q|k|v)."""
+    """model's weights under GPT-2's names, in its layouts (Conv1D, c_attn)."""
     state = model.state_dict()
     out = {
         theirs: state[ours].T if t else state[ours]
@@ -273,24 +291,41 @@ def trainer_settings(
     lr: float,
     batch_size: int,
     seed: int = 0,
-    weight_decay: float = 0.0,
+    weight_decay: float = 0.1,
     warmup: float = 0.1,
+    min_lr_ratio: float = 0.1,
+    betas: tuple[float, float] = (0.9, 0.95),
+    **extra: Any,
 ) -> dict[str, Any]:
-    """Keyword arguments for `transformers.TrainingArguments`: a seeded run of `steps`
-    with a warm-up share `warmup` and linear decay, AdamW, clipping at 1; nothing
-    reported or saved; on the CPU unless CUDA is there."""
+    """Keyword arguments for `transformers.TrainingArguments`: the book's fine-tuning
+    recipe (`lmbook.finetune.fine_tune_classifier`) as Trainer's settings.
+
+    A seeded run of `steps` on whole batches of batch_size (the last incomplete batch
+    of each pass dropped, as `PassageBatches` does); AdamW with `betas`, weight decay on
+    the weight matrices (Trainer leaves out biases and LayerNorms), clipping at 1; the
+    rate warms up over max(1, int(warmup * steps)) steps, then a cosine decays it to
+    min_lr_ratio × lr at the last step ("cosine_warmup_with_min_lr": the same rate at
+    every step as `lmbook.training.warmup_cosine`); nothing reported or saved; on the
+    CPU unless CUDA is there. extra: other TrainingArguments fields, which win.
+    """
     check_int("steps", steps)
     check_number("lr", lr, low=0, low_open=True)
     check_int("batch_size", batch_size)
     check_number("warmup", warmup, low=0, high=1, high_open=True)
+    check_number("min_lr_ratio", min_lr_ratio, low=0, high=1)
     return {
         "output_dir": str(output_dir),
         "max_steps": steps,
         "per_device_train_batch_size": batch_size,
+        "dataloader_drop_last": True,
         "learning_rate": lr,
         "weight_decay": weight_decay,
-        "warmup_steps": warmup,  # below 1: a share of the steps
+        "warmup_steps": max(1, int(warmup * steps)),  # lmbook's rule, not Trainer's ceil
+        "lr_scheduler_type": "cosine_warmup_with_min_lr",
+        "lr_scheduler_kwargs": {"min_lr_rate": min_lr_ratio},
         "optim": "adamw_torch",
+        "adam_beta1": betas[0],
+        "adam_beta2": betas[1],
         "max_grad_norm": 1.0,
         "seed": seed,
         "data_seed": seed,
@@ -300,20 +335,27 @@ def trainer_settings(
         "logging_steps": 1,
         "disable_tqdm": True,
         "use_cpu": not torch.cuda.is_available(),
-    }
+    } | extra
 
 
 def train_gpt2_classifier(
-    hf_model, ids: torch.Tensor, labels: torch.Tensor, **settings: Any
+    hf_model,
+    ids: torch.Tensor,
+    labels: torch.Tensor,
+    class_weights: Sequence[float] | torch.Tensor | None = None,
+    **settings: Any,
 ) -> list[dict[str, float]]:
     """Fine-tune hf_model with `transformers.Trainer` on passages ids (N, T), padded
     with PAD_ID as lmbook pads them, and their class ids labels (N,).
 
-    settings: `trainer_settings`'s keywords (steps, lr, batch_size, seed, ...). Returns
-    the Trainer's log history, one dict per step with its "loss". Trainer needs the
-    `accelerate` package.
+    class_weights (K,): each class's weight in the cross-entropy, as `GPTClassifier`'s
+    (None: GPT-2's own unweighted loss). Each batch is cut to its longest passage
+    (`collate_trimmed`). settings: `trainer_settings`'s keywords (steps, lr,
+    batch_size, seed, ...). Returns the Trainer's log history, one dict per step with
+    its "loss"; nothing is printed. Trainer needs the `accelerate` package.
     """
     from transformers import GPT2ForSequenceClassification, Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
 
     check_type(
         "hf_model",
@@ -321,10 +363,132 @@ def train_gpt2_classifier(
         GPT2ForSequenceClassification,
         "a transformers GPT2ForSequenceClassification",
     )
+    check_class_weights(class_weights, hf_model.config.num_labels)
     rows = gpt2_classifier_rows(ids, labels, hf_model.config.pad_token_id)
+    loss = None
+    if class_weights is not None:
+        weight = torch.as_tensor(class_weights, dtype=torch.float)
+        loss = functools.partial(weighted_cross_entropy, weight=weight)
     # Trainer wants a folder; it saves nothing there
     with tempfile.TemporaryDirectory() as output_dir:
         args = TrainingArguments(**trainer_settings(output_dir, **settings))
-        trainer = Trainer(model=hf_model, args=args, train_dataset=rows)
+        trainer = Trainer(
+            model=hf_model,
+            args=args,
+            train_dataset=rows,
+            data_collator=collate_trimmed,
+            compute_loss_func=loss,
+        )
+        trainer.remove_callback(PrinterCallback)  # it prints every step's log
         trainer.train()
     return trainer.state.log_history
+
+
+def collate_trimmed(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """transformers' default collator, then every (B, T) column cut to the batch's
+    longest passage (what its attention mask covers): the padding after it is never
+    read by a causal model, so only the time changes."""
+    from transformers import default_data_collator
+
+    batch = default_data_collator(rows)
+    T = int(batch["attention_mask"].sum(dim=1).max())
+    return {k: v[:, :T] if v.ndim == 2 else v for k, v in batch.items()}
+
+
+def weighted_cross_entropy(
+    outputs: Any,
+    labels: torch.Tensor,
+    num_items_in_batch: int | None = None,
+    *,
+    weight: torch.Tensor,
+) -> torch.Tensor:
+    """Trainer's `compute_loss_func`: the cross-entropy of the classifier's logits
+    (B, K) with class weights (K,), the weighted mean over the batch (as torch's)."""
+    logits = outputs.logits  # (B, K)
+    return F.cross_entropy(logits, labels, weight=weight.to(logits.device, logits.dtype))
+
+
+@torch.no_grad()
+def gpt2_predict(hf_model, ids: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """The most probable class (N,) of each passage in ids (N, T), padded with PAD_ID,
+    by a GPT2ForSequenceClassification: in batches of similar lengths, each cut to its
+    longest passage, in eval mode (restored afterwards); on the CPU."""
+    check_int("batch_size", batch_size)
+    inputs = gpt2_classifier_inputs(ids, hf_model.config.pad_token_id)
+    lengths = inputs["attention_mask"].sum(dim=1)  # (N,)
+    order = torch.argsort(lengths)  # similar lengths share a batch
+    device = next(hf_model.parameters()).device
+    was_training = hf_model.training
+    hf_model.eval()
+    predicted = torch.empty(len(ids), dtype=torch.long)
+    try:
+        for start in range(0, len(ids), batch_size):
+            rows = order[start : start + batch_size]
+            T = int(lengths[rows].max())
+            batch = {k: v[rows, :T].to(device) for k, v in inputs.items()}
+            predicted[rows] = hf_model(**batch).logits.argmax(dim=-1).cpu()
+    finally:
+        hf_model.train(was_training)
+    return predicted
+
+
+# --- going further on Colab: GPT-2's own tokens, nats per character, the Hub -----------
+
+OFFLINE = ("1", "true", "yes", "on")  # values of HF_HUB_OFFLINE that mean offline
+
+
+def hub_reachable(timeout: float = 2.0, host: str = "huggingface.co") -> bool:
+    """True when the Hugging Face Hub can be reached: HF_HUB_OFFLINE (or
+    TRANSFORMERS_OFFLINE) is not set, and a connection to host's port 443 opens within
+    `timeout` seconds. Never raises for a network failure: it answers False."""
+    check_number("timeout", timeout, low=0, low_open=True)
+    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(variable, "").strip().lower() in OFFLINE:
+            return False
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except (OSError, ValueError):  # no network, no name server, refused, timed out
+        return False
+
+
+def tokenize_passages(
+    texts: Sequence[str], tokenizer, max_len: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A Hugging Face tokenizer's ids of each text, cut to max_len tokens and padded
+    with PAD_ID, as `lmbook.finetune.encode_passages` pads characters.
+
+    Returns ids (N, T), T the longest, and the lengths (N,). No special tokens are
+    added: GPT-2's classifier pools each passage's last token.
+    """
+    check_passages(texts)
+    check_int("max_len", max_len)
+    rows = [tokenizer.encode(text, add_special_tokens=False)[:max_len] for text in texts]
+    lengths = torch.tensor([len(r) for r in rows])  # (N,)
+    ids = torch.full((len(rows), int(lengths.max())), PAD_ID, dtype=torch.long)  # (N, T)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+    return ids, lengths
+
+
+@torch.no_grad()
+def subword_nats_per_char(
+    model: GPT, tokenizer, text: str, stride: int | None = None, batch_size: int = 8
+) -> float:
+    """model's cross-entropy on text in nats per CHARACTER, for a model that reads
+    tokenizer's tokens (GPT-2's BPE: about four characters a token).
+
+    Nats per token would favour long tokens; per character, models with different
+    tokenizers compare fairly. The tokens after the first are scored
+    (`GPT.nats_per_token`, windows sliding by `stride`, default the whole context, read
+    batch_size at a time: GPT-2's logits for 8 windows take 1.6 GB), and
+    their nats are summed over the characters they spell. The tokenizer must spell
+    text back exactly (GPT-2's byte-level BPE does).
+    """
+    check_type("model", model, GPT, "an lmbook GPT")
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    check_lossless_tokens(text, tokenizer.decode(ids))
+    stride = stride or model.config.block_size
+    per_token = model.nats_per_token(ids, batch_size=batch_size, stride=stride)
+    characters = len(text) - len(tokenizer.decode(ids[:1]))  # the first token's unscored
+    return per_token * (len(ids) - 1) / characters

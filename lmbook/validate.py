@@ -1567,3 +1567,21 @@ def check_weights_record(path: object, record: object, kind: str) -> None:
             + (" (the characters and [MASK])" if kind == "encoder" else "")
             + f", its config says {got!r}; reinstall lmbook"
         )
+
+
+# --- issue 17: the hand-off to Hugging Face (lmbook.hf) ---------------------------------
+
+
+def check_lossless_tokens(text: str, decoded: str) -> None:
+    """A tokenizer's ids spell `text` back exactly (`decoded`), so that nats per
+    character count every character once."""
+    if decoded != text:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(text, decoded, strict=False)) if a != b),
+            min(len(text), len(decoded)),
+        )
+        raise ValueError(
+            f"the tokenizer does not spell the text back: it differs at character {at} "
+            f"({text[at : at + 20]!r} became {decoded[at : at + 20]!r}); nats per "
+            "character need a lossless tokenizer, such as GPT-2's byte-level BPE"
+        )

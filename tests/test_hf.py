@@ -223,7 +223,14 @@ def test_trainer_settings_are_training_arguments_that_report_and_save_nothing(tm
     assert settings["report_to"] == "none" and settings["save_strategy"] == "no"
     assert settings["use_cpu"] == (not torch.cuda.is_available())
     assert settings["seed"] == settings["data_seed"] == 7
-    assert settings["max_steps"] == 5 and settings["warmup_steps"] == 0.1
+    assert settings["max_steps"] == 5 and settings["warmup_steps"] == 1  # max(1, int(.5))
+    assert settings["dataloader_drop_last"] and settings["adam_beta2"] == 0.95
+    assert settings["weight_decay"] == 0.1  # fine_tune_classifier's default too
+    assert trainer_settings(tmp_path, steps=5, lr=1e-3, batch_size=4, seed=7)["seed"] == 7
+    assert (
+        trainer_settings(tmp_path, steps=5, lr=1, batch_size=4, max_grad_norm=2)["max_grad_norm"]
+        == 2
+    )  # extra fields win
     with pytest.raises(ValueError, match="steps must be an int >= 1, got 0"):
         trainer_settings(tmp_path, steps=0, lr=1e-3, batch_size=4)
     with pytest.raises(ValueError, match="lr must be a number > 0"):
@@ -232,7 +239,7 @@ def test_trainer_settings_are_training_arguments_that_report_and_save_nothing(tm
         trainer_settings(tmp_path, steps=1, lr=1e-3, batch_size=4, warmup=1.0)
 
 
-def test_a_trainer_run_lowers_the_loss_on_a_separable_task():
+def test_a_trainer_run_lowers_the_loss_on_a_separable_task(capsys):
     # Trainer needs accelerate, which requirements.txt pins: a missing one fails here
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=12, block_size=8, n_layer=1, n_head=2, n_embd=16))
@@ -244,6 +251,7 @@ def test_a_trainer_run_lowers_the_loss_on_a_separable_task():
     losses = [entry["loss"] for entry in log if "loss" in entry]
     assert len(losses) >= 20  # one entry a step (logging_steps=1)
     assert sum(losses[-10:]) / 10 < sum(losses[:10]) / 10 - 0.1
+    assert capsys.readouterr().out == ""  # the logs are returned, not printed
 
 
 def test_gpt2_names_is_one_table_for_both_directions() -> None:
@@ -258,3 +266,224 @@ def test_gpt2_names_is_one_table_for_both_directions() -> None:
     }
     with pytest.raises(ValueError, match="n_layer must be an int >= 1, got 0"):
         gpt2_names(0)
+
+
+# --- Trainer against the book's loop: the same recipe, step for step ---------------------
+
+
+def test_trainers_schedule_is_the_books_warmup_cosine(tmp_path) -> None:
+    from transformers import get_scheduler
+
+    from lmbook.training import warmup_cosine
+
+    settings = trainer_settings(tmp_path, steps=50, lr=1.0, batch_size=4)
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    schedule = get_scheduler(
+        settings["lr_scheduler_type"],
+        optimizer,
+        num_warmup_steps=settings["warmup_steps"],
+        num_training_steps=50,
+        scheduler_specific_kwargs=settings["lr_scheduler_kwargs"],
+    )
+    theirs = []
+    for _ in range(50):
+        theirs.append(optimizer.param_groups[0]["lr"])  # the rate this step uses
+        optimizer.step()
+        schedule.step()
+    ours = [warmup_cosine(k, warmup_steps=5, total_steps=50, min_ratio=0.1) for k in range(50)]
+    assert theirs == pytest.approx(ours, abs=1e-12)
+
+
+def top_block_trainable(book, hf) -> None:
+    """Train the top block, the final LayerNorm and the head's weight, in both."""
+    for model in (book, hf):
+        model.requires_grad_(False)
+    for part in (book.body.blocks[-1], book.body.ln_f, hf.transformer.h[-1]):
+        part.requires_grad_(True)
+    for part in (hf.transformer.ln_f, hf.score, book.head.weight):
+        part.requires_grad_(True)
+
+
+def test_trainer_takes_the_same_steps_as_the_books_loop() -> None:
+    from lmbook.finetune import GPTClassifier, PassageBatches, fine_tune_classifier
+
+    model = small_gpt()
+    torch.manual_seed(0)
+    hf = to_gpt2_classifier(model, num_labels=3, pad_token_id=0)
+    weights = torch.tensor([1.0, 2.0, 0.5])
+    book = GPTClassifier.from_pretrained(model, 3, pooling="last", class_weights=weights)
+    book = book.double()
+    with torch.no_grad():  # GPT-2's head: its initial weights, no bias
+        book.head.weight.copy_(hf.score.weight)
+        book.head.bias.zero_()
+    top_block_trainable(book, hf)
+    x, _ = passages()
+    y = torch.tensor([2, 0, 1])
+    recipe = {"steps": 4, "weight_decay": 0.1}
+    # one batch holds every passage, so the two loops read the same batches
+    train_gpt2_classifier(hf, x, y, weights, lr=3e-2, batch_size=3, seed=0, **recipe)
+    batches = PassageBatches(x, y, batch_size=3, seed=0)
+    fine_tune_classifier(book, batches, body_lr=3e-2, head_lr=3e-2, device="cpu", **recipe)
+    state = gpt2_state_dict(book.body)
+    moved = 0.0
+    for name, tensor in hf.state_dict().items():
+        if name in state:
+            assert (tensor - state[name]).abs().max().item() <= 1e-9, name
+            moved = max(moved, (tensor - gpt2_state_dict(model)[name]).abs().max().item())
+    assert moved > 1e-2  # the top block did train
+    assert (hf.score.weight - book.head.weight).abs().max().item() <= 1e-9
+    assert torch.equal(
+        hf.transformer.h[0].mlp.c_fc.weight, state["transformer.h.0.mlp.c_fc.weight"]
+    )
+
+
+def test_collate_trimmed_cuts_each_batch_to_its_longest_passage() -> None:
+    from lmbook.hf import collate_trimmed
+
+    x, _ = passages()
+    rows = gpt2_classifier_rows(x[1:], torch.tensor([0, 1]), pad_token_id=0)
+    batch = collate_trimmed(rows)
+    assert batch["input_ids"].shape == batch["attention_mask"].shape == (2, 5)
+    assert batch["labels"].tolist() == [0, 1]
+
+
+def test_gpt2_predict_is_the_argmax_of_the_whole_batch() -> None:
+    from lmbook.hf import gpt2_predict
+
+    hf = to_gpt2_classifier(small_gpt(), num_labels=3, pad_token_id=0).train()
+    x, _ = passages()
+    with torch.no_grad():
+        hf.eval()
+        expected = hf(**gpt2_classifier_inputs(x, pad_token_id=0)).logits.argmax(dim=-1)
+        hf.train()
+    assert torch.equal(gpt2_predict(hf, x, batch_size=2), expected)
+    assert hf.training  # restored
+
+
+# --- going further: the Hub, GPT-2's tokens, nats per character (all offline) ------------
+
+
+def test_hub_reachable_is_false_offline_and_when_the_connection_fails(monkeypatch) -> None:
+    import socket
+
+    from lmbook.hf import hub_reachable
+
+    calls = []
+
+    def opens(address, timeout):
+        calls.append((address, timeout))
+        return socket.socket()  # closed by the with-block
+
+    def fails(address, timeout):
+        raise OSError("no network")
+
+    monkeypatch.setattr(socket, "create_connection", opens)
+    assert not hub_reachable()  # HF_HUB_OFFLINE=1 here: no connection is even tried
+    assert calls == []
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    assert hub_reachable(timeout=0.5)
+    assert calls == [(("huggingface.co", 443), 0.5)]
+    monkeypatch.setattr(socket, "create_connection", fails)
+    assert not hub_reachable()
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setattr(socket, "create_connection", opens)
+    assert not hub_reachable()
+    with pytest.raises(ValueError, match="timeout must be a number > 0"):
+        hub_reachable(timeout=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_tokenizer():
+    """A byte-level BPE of 300 tokens trained on a little Shakespeare, as a transformers
+    tokenizer: GPT-2's kind of tokenizer, made offline."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from lmbook import data
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=["<|endoftext|>"],
+    )
+    tokenizer.train_from_iterator([data.shakespeare("train")[:30_000]], trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|endoftext|>")
+
+
+def test_nats_per_char_sums_the_tokens_nats_over_their_characters(tmp_path, tiny_tokenizer):
+    from lmbook.hf import subword_nats_per_char
+
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(tiny_tokenizer), n_positions=64, n_embd=24, n_layer=2, n_head=2
+    )
+    GPT2LMHeadModel(config).save_pretrained(tmp_path)
+    hf = GPT2LMHeadModel.from_pretrained(tmp_path).eval()
+    model = from_pretrained_gpt2(tmp_path)  # the path the notebook's Colab cell takes
+    text = "But, soft! what light through yonder window breaks?\nIt is the east."
+    ids = tiny_tokenizer.encode(text)
+    assert 10 < len(ids) < 64 and tiny_tokenizer.decode(ids) == text
+    with torch.no_grad():
+        logits = hf(torch.tensor([ids])).logits[0, :-1]  # predicts tokens 2 …
+        total = F.cross_entropy(logits, torch.tensor(ids[1:]), reduction="sum").item()
+    first = len(tiny_tokenizer.decode(ids[:1]))
+    expected = total / (len(text) - first)
+    assert subword_nats_per_char(model, tiny_tokenizer, text) == pytest.approx(expected, rel=1e-5)
+    # a longer text slides the 64-token windows and still counts every character once
+    long = text * 6
+    assert len(tiny_tokenizer.encode(long)) > 64
+    slid = subword_nats_per_char(model, tiny_tokenizer, long, stride=32)
+    assert 0 < slid < 10
+    one_by_one = subword_nats_per_char(model, tiny_tokenizer, long, stride=32, batch_size=1)
+    assert one_by_one == pytest.approx(slid, rel=1e-6)
+
+
+def test_nats_per_char_refuses_a_tokenizer_that_loses_characters(tmp_path, tiny_tokenizer):
+    from lmbook.hf import subword_nats_per_char
+
+    class Lossy:
+        def encode(self, text, add_special_tokens=False):
+            return tiny_tokenizer.encode(text.lower())
+
+        def decode(self, ids):
+            return tiny_tokenizer.decode(ids)
+
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(tiny_tokenizer), n_positions=64, n_embd=8, n_layer=1, n_head=2
+    )
+    GPT2LMHeadModel(config).save_pretrained(tmp_path)
+    model = from_pretrained_gpt2(tmp_path)
+    with pytest.raises(
+        ValueError, match=r"differs at character 0 \('To be, or not to be' became 'to"
+    ):
+        subword_nats_per_char(model, Lossy(), "To be, or not to be")
+
+
+def test_a_tokenized_gpt2_fine_tunes_on_passages_as_the_colab_cell_does(tmp_path, tiny_tokenizer):
+    from lmbook.hf import gpt2_predict, tokenize_passages
+
+    texts = ["The king is dead.", "Sweet love, adieu!", "A horse!", "Come, Kate, to bed."]
+    ids, lengths = tokenize_passages(texts, tiny_tokenizer)
+    assert ids.shape == (4, int(lengths.max())) and (ids[0, : lengths[0]] >= 0).all()
+    assert (ids[2, lengths[2] :] == PAD_ID).all()
+    assert tiny_tokenizer.decode(ids[1, : lengths[1]].tolist()) == texts[1]
+    assert tokenize_passages(texts, tiny_tokenizer, max_len=2)[0].shape == (4, 2)
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(tiny_tokenizer), n_positions=32, n_embd=16, n_layer=1, n_head=2
+    )
+    GPT2LMHeadModel(config).save_pretrained(tmp_path)
+    model = from_pretrained_gpt2(tmp_path)
+    eos = tiny_tokenizer.eos_token_id
+    hf = to_gpt2_classifier(model, num_labels=2, pad_token_id=eos)
+    y = torch.tensor([0, 1, 0, 1])
+    log = train_gpt2_classifier(
+        hf, ids, y, torch.tensor([1.0, 1.0]), steps=3, lr=1e-3, batch_size=2
+    )
+    assert len([e for e in log if "loss" in e]) == 3
+    assert gpt2_predict(hf, ids).shape == (4,)

@@ -1013,3 +1013,16 @@ def test_check_weights_record() -> None:
         check_weights_record("g.json", gpt, "encoder")
     with pytest.raises(ValueError, match=r"needs a model of 4 ids \(the characters and \[MASK\]\)"):
         check_weights_record("e.json", gpt | {"kind": "encoder"}, "encoder")
+
+
+# --- issue 17: the hand-off to Hugging Face ---------------------------------------------
+
+
+def test_check_lossless_tokens() -> None:
+    from lmbook.validate import check_lossless_tokens
+
+    check_lossless_tokens("To be, or not", "To be, or not")
+    with pytest.raises(ValueError, match=r"differs at character 3 \('be' became '\?\?'\)"):
+        check_lossless_tokens("To be", "To ??")
+    with pytest.raises(ValueError, match="differs at character 5"):
+        check_lossless_tokens("To be", "To be ")
