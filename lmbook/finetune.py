@@ -302,12 +302,14 @@ def fine_tune_classifier(
     weight_decay: float = 0.1,
     clip: float | None = 1.0,
     warmup: float = 0.1,
+    log_every: int = 10,
 ) -> list[dict[str, float]]:
     """Train model's trainable parts for `steps` on batches; return the history.
 
     The chapter's recipe: AdamW (betas 0.9, 0.95) on `classifier_param_groups` (the
     body at body_lr, the head at head_lr; a frozen body is left out), a warm-up over
     the first `warmup` share of the steps, then a cosine decay, clipping at `clip`.
+    The history has an entry every `log_every` steps (`lmbook.training.train`'s).
     """
     check_number("warmup", warmup, low=0, high=1, high_open=True)
     groups = classifier_param_groups(model, weight_decay, body_lr, head_lr)
@@ -323,6 +325,7 @@ def fine_tune_classifier(
         device=device,
         clip=clip,
         scheduler=schedule,
+        log_every=log_every,
         progress=False,
     )
 

@@ -61,6 +61,7 @@ from lmbook.validate import (
     check_choice,
     check_class_ids,
     check_class_weights,
+    check_gpt2_attention,
     check_int,
     check_lossless_tokens,
     check_not_type,
@@ -129,6 +130,7 @@ def from_gpt2(hf_model) -> GPT:
     check_type("hf_model", hf_model, GPT2LMHeadModel, "a transformers.GPT2LMHeadModel")
     h = hf_model.config
     check_choice("the GPT-2's activation_function", h.activation_function, tuple(GELUS))
+    check_gpt2_attention(h)  # scores scaled by 1/sqrt(d_k) and nothing else, as ours
     config = GPTConfig(
         vocab_size=h.vocab_size,
         block_size=h.n_positions,
@@ -412,7 +414,8 @@ def weighted_cross_entropy(
 def gpt2_predict(hf_model, ids: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     """The most probable class (N,) of each passage in ids (N, T), padded with PAD_ID,
     by a GPT2ForSequenceClassification: in batches of similar lengths, each cut to its
-    longest passage, in eval mode (restored afterwards); on the CPU."""
+    longest passage, in eval mode (restored afterwards), on the model's device; the
+    classes come back on the CPU."""
     check_int("batch_size", batch_size)
     inputs = gpt2_classifier_inputs(ids, hf_model.config.pad_token_id)
     lengths = inputs["attention_mask"].sum(dim=1)  # (N,)

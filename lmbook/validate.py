@@ -1585,3 +1585,24 @@ def check_lossless_tokens(text: str, decoded: str) -> None:
             f"({text[at : at + 20]!r} became {decoded[at : at + 20]!r}); nats per "
             "character need a lossless tokenizer, such as GPT-2's byte-level BPE"
         )
+
+
+# --- issue 17, review: GPT-2 settings that would make a wrong twin (lmbook.hf) ---------
+
+GPT2_ATTENTION = {"scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False}
+
+
+def check_gpt2_attention(config: Any) -> None:
+    """A GPT2Config whose attention is the book's: scores scaled by 1/sqrt(d_k) and by
+    nothing else. `scale_attn_weights=False` (no scaling) or
+    `scale_attn_by_inverse_layer_idx=True` (layer i's scores also divided by i + 1)
+    compute another function with the same weights; `reorder_and_upcast_attn` only
+    changes the precision, so it is allowed."""
+    for name, wanted in GPT2_ATTENTION.items():
+        found = getattr(config, name, wanted)
+        if found != wanted:
+            raise ValueError(
+                f"the GPT-2's {name} is {found!r}; lmbook's GPT needs {wanted!r} (its "
+                "attention divides the scores by sqrt(d_k) and by nothing else), so "
+                "its weights in an lmbook GPT would compute another function"
+            )

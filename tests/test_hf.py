@@ -337,6 +337,74 @@ def test_trainer_takes_the_same_steps_as_the_books_loop() -> None:
     )
 
 
+def test_trainers_first_pass_is_passage_batches_first_pass_then_the_orders_part() -> None:
+    """accelerate's SeedableRandomSampler seeds pass e with data_seed + e; PassageBatches
+    draws every pass from one generator seeded with seed: the same first pass only.
+    A small max_grad_norm / clip makes the clipping act at every step."""
+    from lmbook.finetune import GPTClassifier, PassageBatches, fine_tune_classifier
+
+    model = small_gpt()
+    torch.manual_seed(0)
+    hf = to_gpt2_classifier(model, num_labels=3, pad_token_id=0)
+    book = GPTClassifier.from_pretrained(model, 3, pooling="last").double()
+    with torch.no_grad():
+        book.head.weight.copy_(hf.score.weight)
+        book.head.bias.zero_()
+    top_block_trainable(book, hf)
+    x = torch.randint(1, 37, (6, 9), generator=torch.Generator().manual_seed(4))
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    recipe = {"steps": 6, "weight_decay": 0.1}  # two passes of three batches
+    log = train_gpt2_classifier(
+        hf, x, y, lr=3e-2, batch_size=2, seed=5, max_grad_norm=0.01, **recipe
+    )
+    history = fine_tune_classifier(
+        book,
+        PassageBatches(x, y, batch_size=2, seed=5),
+        body_lr=3e-2,
+        head_lr=3e-2,
+        device="cpu",
+        clip=0.01,
+        log_every=1,
+        **recipe,
+    )
+    theirs = [e for e in log if "loss" in e]
+    ours = [e for e in history if "loss" in e]
+    assert len(theirs) == len(ours) == 6
+    for a, b in zip(theirs[:3], ours[:3], strict=True):  # pass 1: the same batches
+        # (Trainer keeps its logged loss in float32)
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+        assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-6)
+        assert a["grad_norm"] > 0.01  # clipped
+    gaps = [abs(a["loss"] - b["loss"]) for a, b in zip(theirs[3:], ours[3:], strict=True)]
+    assert max(gaps) > 1e-6  # pass 2: Trainer reseeds, PassageBatches does not
+
+
+def test_fine_tune_classifier_logs_every_ten_steps_unless_told() -> None:
+    from lmbook.finetune import GPTClassifier, PassageBatches, fine_tune_classifier
+
+    book = GPTClassifier.from_pretrained(small_gpt(), 3, freeze_body=True).double()
+    x = torch.randint(1, 37, (6, 9), generator=torch.Generator().manual_seed(4))
+    batches = PassageBatches(x, torch.tensor([0, 1, 2, 0, 1, 2]), batch_size=2)
+    kwargs = {"steps": 20, "body_lr": 1e-3, "head_lr": 1e-3, "device": "cpu"}
+    default = fine_tune_classifier(book, batches, **kwargs)
+    assert [e["step"] for e in default if "loss" in e] == [10, 20]
+    every = fine_tune_classifier(book, batches, log_every=1, **kwargs)
+    assert [e["step"] for e in every if "loss" in e] == list(range(1, 21))
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"scale_attn_weights": False}, {"scale_attn_by_inverse_layer_idx": True}],
+)
+def test_from_gpt2_refuses_attention_that_lmbooks_gpt_does_not_compute(setting) -> None:
+    hf = to_gpt2(small_gpt())
+    for name, value in setting.items():
+        setattr(hf.config, name, value)
+    (name,) = setting
+    with pytest.raises(ValueError, match=f"the GPT-2's {name} is"):
+        from_gpt2(hf)
+
+
 def test_collate_trimmed_cuts_each_batch_to_its_longest_passage() -> None:
     from lmbook.hf import collate_trimmed
 

@@ -1026,3 +1026,21 @@ def test_check_lossless_tokens() -> None:
         check_lossless_tokens("To be", "To ??")
     with pytest.raises(ValueError, match="differs at character 5"):
         check_lossless_tokens("To be", "To be ")
+
+
+# --- issue 17, review: GPT-2 settings that would make a wrong twin -------------------
+
+
+def test_check_gpt2_attention() -> None:
+    from types import SimpleNamespace
+
+    from lmbook.validate import check_gpt2_attention
+
+    check_gpt2_attention(
+        SimpleNamespace(scale_attn_weights=True, scale_attn_by_inverse_layer_idx=False)
+    )
+    check_gpt2_attention(SimpleNamespace())  # an older config without the fields
+    with pytest.raises(ValueError, match=r"scale_attn_weights is False; .* needs True"):
+        check_gpt2_attention(SimpleNamespace(scale_attn_weights=False))
+    with pytest.raises(ValueError, match=r"scale_attn_by_inverse_layer_idx is True"):
+        check_gpt2_attention(SimpleNamespace(scale_attn_by_inverse_layer_idx=True))
