@@ -754,9 +754,10 @@ def run_cell(
     seconds = time.perf_counter() - began
     results["seconds"][f"{method}@{count}"] = seconds
     f1 = [r["test"]["macro_f1"] for r in results["runs"][-len(seeds) :]]
+    over = f"mean of {len(seeds)} seeds" if len(seeds) > 1 else "one fit"
     log(
         f"{method} at {count} labels: {name}={chosen:g}, test macro-F1 "
-        f"{np.mean(f1):.3f} (mean of {len(seeds)} seeds), {seconds:.0f} s"
+        f"{np.mean(f1):.3f} ({over}), {seconds:.0f} s"
     )
     return results
 
