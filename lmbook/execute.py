@@ -7,10 +7,10 @@
 Full mode (the default) runs each notebook top to bottom in a fresh kernel whose working
 directory is an empty temporary folder (so a repo-relative path fails here too), writes
 the outputs back into the notebook, and writes notebooks/_records/<name>.json: duration,
-device, CPU and GPU names, versions, date, and the SHA-256 of the code cells that the
-freshness test compares against. Each file is written whole or not at all (a temporary
-file, fsynced, then renamed; the record last). A notebook that fails does not stop the
-others; the run ends with a table (notebook, status, seconds) and exits non-zero if any
+device, CPU and GPU names, torch's thread count, versions, date, and the SHA-256 of the
+code cells that the freshness test compares against. Each file is written whole or not at
+all (a temporary file, fsynced, then renamed; the record last). A notebook that fails does
+not stop the others; the run ends with a table (notebook, status, seconds) and exits non-zero if any
 failed. Since each kernel starts in an empty folder, a chapter's checkpoints (kept in
 ./checkpoints where a reader runs it) never carry over into a recorded run.
 """
@@ -39,6 +39,7 @@ print(_json.dumps({
     "mode": _lmbook.mode(),
     "cuda_peak_mb": round(_torch.cuda.max_memory_allocated() / 2**20, 1) if _cuda else 0.0,
     "gpu": _torch.cuda.get_device_name() if _cuda else None,
+    "torch_threads": _torch.get_num_threads(),
 }))
 """
 
@@ -136,6 +137,7 @@ def execute(path: Path, smoke: bool, timeout: int) -> tuple[Any, dict[str, Any]]
         "cuda_peak_mb": used["cuda_peak_mb"],
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
+        "torch_threads": used["torch_threads"],  # the kernel's, as the notebook ran
         "gpu": used["gpu"],
         "python": platform.python_version(),
         "torch": torch.__version__,

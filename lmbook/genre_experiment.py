@@ -375,6 +375,8 @@ class TopClassifier(nn.Module):
     def forward(
         self, x: torch.Tensor, real: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(logits (B, K), the class-weighted cross-entropy or None) from the input x
+        (B, T, C) of block `split`; real (B, T) is True on the passages' characters."""
         for block in self.body["blocks"]:
             x = run_block(block, x, real)  # (B, T, C)
         logits = self.head(pool_states(self.body["ln_f"](x), real))  # (B, K)
@@ -436,10 +438,12 @@ def tune_top(
 ) -> list[dict[str, float]]:
     """Fine-tune model's blocks (body_lr) and head (head_ratio × body_lr) on the cached
     inputs: AdamW, warm-up over a tenth of the steps, cosine decay, clipping at 1."""
-    steps = max(recipe.min_steps, math.ceil(recipe.passes * len(states) / recipe.batch_size))
+    pass_steps = math.ceil(recipe.passes * len(states) / recipe.batch_size)
+    steps = max(recipe.min_steps, pass_steps)
+    rates = ((model.body, body_lr), (model.head, recipe.head_ratio * body_lr))
     groups = [
         group | {"lr": lr}
-        for part, lr in ((model.body, body_lr), (model.head, recipe.head_ratio * body_lr))
+        for part, lr in rates
         for group in param_groups(part, recipe.weight_decay)
         if group["params"]
     ]
@@ -447,7 +451,8 @@ def tune_top(
     schedule = warmup_cosine_schedule(
         optimizer, warmup_steps=max(1, steps // 10), total_steps=steps
     )
-    batches = StateBatches(states, labels, min(recipe.batch_size, len(states)), seed)
+    batch_size = min(recipe.batch_size, len(states))
+    batches = StateBatches(states, labels, batch_size, seed)
     return train(
         model,
         batches,
@@ -754,9 +759,10 @@ def run_cell(
     seconds = time.perf_counter() - began
     results["seconds"][f"{method}@{count}"] = seconds
     f1 = [r["test"]["macro_f1"] for r in results["runs"][-len(seeds) :]]
+    over = f"mean of {len(seeds)} seeds" if len(seeds) > 1 else "one fit"
     log(
         f"{method} at {count} labels: {name}={chosen:g}, test macro-F1 "
-        f"{np.mean(f1):.3f} (mean of {len(seeds)} seeds), {seconds:.0f} s"
+        f"{np.mean(f1):.3f} ({over}), {seconds:.0f} s"
     )
     return results
 

@@ -82,6 +82,7 @@ def test_execute_writes_outputs_and_a_record(tmp_path, monkeypatch) -> None:
     assert done.cells[2].outputs[0]["data"]["text/plain"] == "6"  # full mode: 3 * 2
     record = read_record(path)
     assert record["mode"] == "full" and record["device"] == "cpu"
+    assert isinstance(record["torch_threads"], int) and record["torch_threads"] >= 1
     assert record["code_sha256"] == code_hash(json.loads(path.read_text()))
     # --smoke runs the same cells with the smoke sizes and leaves the notebook alone
     assert execute.main(["--smoke", str(path)]) == 0
