@@ -117,8 +117,9 @@ def run_standalone(notebook: nbformat.NotebookNode, python: Path, workdir: Path)
 
     The kernel is `python` (a kernelspec written into `workdir`, so no installed
     kernelspec can substitute another interpreter), runs in smoke mode whatever the
-    caller's LMBOOK_SMOKE says (this checks that chapters run, not their results), and
-    starts in an empty folder, so that a repo-relative path fails as it would on Colab.
+    caller's LMBOOK_SMOKE says (this checks that chapters run, not their results), on one
+    torch thread whatever the machine's load, and starts in an empty folder, so that a
+    repo-relative path fails as it would on Colab.
     """
     kernels = workdir / "kernels"
     (kernels / "standalone").mkdir(parents=True)
@@ -127,7 +128,10 @@ def run_standalone(notebook: nbformat.NotebookNode, python: Path, workdir: Path)
     (kernels / "standalone" / "kernel.json").write_text(json.dumps(spec))
     cwd = workdir / "cwd"
     cwd.mkdir()
-    env = standalone_env(python) | {"LMBOOK_SMOKE": "1"}
+    # One torch thread: two threads on a 2-core machine that something else keeps busy
+    # spin against each other and a smoke-mode cell can pass the timeout (seen in CI).
+    one_thread = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = standalone_env(python) | {"LMBOOK_SMOKE": "1"} | one_thread
     manager = AsyncKernelManager(
         kernel_name="standalone",
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
