@@ -65,9 +65,9 @@ from lmbook.finetune import (
     StandardisedLinear,
     encode_passages,
     fine_tune_classifier,
-    passage_features,
     pool_states,
     predict,
+    standardise_head,
 )
 from lmbook.metrics import accuracy, macro_f1
 from lmbook.text import Vocab
@@ -488,9 +488,7 @@ def train_scratch(
     )
     weights = inverse_frequency_weights(labels, n_classes)
     model = GPTClassifier(GPT(config), n_classes, class_weights=weights)
-    head = StandardisedLinear(config.n_embd, n_classes)
-    head.load_state_dict(model.head.state_dict(), strict=False)  # weight and bias
-    model.head = head.fit(passage_features(model, ids, recipe.feature_batch))
+    standardise_head(model, ids, recipe.feature_batch)
     steps = max(recipe.min_steps, math.ceil(recipe.passes * len(ids) / recipe.batch_size))
     batch = min(recipe.batch_size, len(ids))
     batches = PassageBatches(ids, torch.as_tensor(labels), batch, seed)

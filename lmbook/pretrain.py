@@ -69,6 +69,11 @@ WEIGHTS_DIR = Path(__file__).with_name("weights")
 NAME = "book_gpt"
 NAMES = {"gpt": NAME, "encoder": "book_encoder"}  # each kind's file names
 TITLES = {"gpt": "the book's GPT", "encoder": "the book's encoder"}
+SCORES = {"gpt": "nats_per_char", "encoder": "masked_nats_per_char"}  # validation_<score>
+COMMANDS = {
+    "gpt": "python -m lmbook.pretrain",
+    "encoder": "python -m lmbook.pretrain --model encoder",
+}
 SLICE = 20_000  # the first validation characters, scored again by tests and smoke runs
 
 
@@ -206,7 +211,7 @@ def pretrain(
     on_slice = score(valid_ids[:SLICE])
     weights = out_dir / f"{name}.safetensors"
     _save_weights(model, weights)
-    scored = "nats_per_char" if kind == "gpt" else "masked_nats_per_char"
+    scored = SCORES[kind]
     record = {
         "name": TITLES[kind],
         "kind": kind,
@@ -241,9 +246,8 @@ def pretrain(
         ],
         "size_choice": SIZE_CHOICE,
         "weights_sha256": _sha256(weights.read_bytes()),
-        "command": "python -m lmbook.pretrain"
-        + (f" --steps {recipe.steps}" if recipe.steps != Recipe.steps else "")
-        + ("" if kind == "gpt" else " --model encoder"),
+        "command": COMMANDS[kind]
+        + (f" --steps {recipe.steps}" if recipe.steps != Recipe.steps else ""),
     }
     (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
@@ -280,8 +284,7 @@ def book_gpt_record(folder: str | Path = WEIGHTS_DIR, kind: str = "gpt") -> dict
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing: {TITLES[kind]} ships with lmbook (reinstall it), or "
-            "make it with `python -m lmbook.pretrain"
-            + ("`" if kind == "gpt" else " --model encoder`")
+            f"make it with `{COMMANDS[kind]}`"
         )
     try:
         return json.loads(path.read_text())
@@ -305,8 +308,7 @@ def load_book_encoder(
 ) -> tuple[Encoder, Vocab]:
     """The book's encoder in eval mode on `device`, and its character vocabulary (the
     GPT's); its `[MASK]` id is len(vocab). Checked against its record like the GPT."""
-    model, vocab = _load("encoder", device, folder)
-    return model, vocab
+    return _load("encoder", device, folder)
 
 
 def _load(kind: str, device: torch.device | str, folder: str | Path) -> tuple[Any, Vocab]:
@@ -315,7 +317,7 @@ def _load(kind: str, device: torch.device | str, folder: str | Path) -> tuple[An
     check_device_available("device", device)
     record = book_gpt_record(folder, kind)
     check_weights_record(Path(folder) / f"{NAMES[kind]}.json", record, kind)
-    command = record.get("command", "python -m lmbook.pretrain")
+    command = record.get("command", COMMANDS[kind])
     path = Path(folder) / f"{NAMES[kind]}.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: reinstall lmbook")
@@ -329,7 +331,7 @@ def _load(kind: str, device: torch.device | str, folder: str | Path) -> tuple[An
     vocab = Vocab(record["vocab"][1:])  # itos[0] is <unk>, which Vocab puts first
     if vocab.itos != record["vocab"]:
         raise ValueError(f"{path}: the recorded vocabulary does not rebuild; reinstall lmbook")
-    model = (GPT if kind == "gpt" else Encoder)(GPTConfig(**record["config"]))
+    model = {"gpt": GPT, "encoder": Encoder}[kind](GPTConfig(**record["config"]))
     try:
         model.load_state_dict(_untie(load_file(str(path))))
     except (RuntimeError, KeyError) as error:
@@ -384,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     warmup = min(Recipe.warmup_steps, max(1, args.steps // 10))
     recipe = Recipe(steps=args.steps, warmup_steps=warmup, eval_every=min(250, args.steps))
     record = pretrain(recipe, args.out, device, kind=args.model)
-    scored = "nats_per_char" if args.model == "gpt" else "masked_nats_per_char"
+    scored = SCORES[args.model]
     print(
         f"{record['name']}: {record['params']:,} parameters, {record['steps']:,} steps, "
         f"{record['seconds']:,.0f} s on {record['device']}: "

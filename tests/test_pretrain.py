@@ -134,7 +134,8 @@ def test_the_command_trains_the_books_encoder_by_the_same_recipe(tmp_path, monke
     record = book_gpt_record(tmp_path, kind="encoder")
     assert type(model).__name__ == "Encoder" and not model.training
     assert model.config == config_for(Recipe(), len(vocab) + 1)  # and a [MASK] id
-    assert record["kind"] == "encoder" and record["command"].endswith("--model encoder")
+    assert record["kind"] == "encoder"
+    assert record["command"] == "python -m lmbook.pretrain --model encoder --steps 2"
     assert 0 < record["validation_masked_nats_per_char"] < 5
     assert (tmp_path / "book_encoder.ckpt").is_file()
     with pytest.raises(FileNotFoundError, match="--model encoder"):
@@ -167,3 +168,32 @@ def test_the_code_hash_reads_every_module_that_makes_the_model_and_its_data():
                     assert {f"lmbook.{n}" for n in names if n not in skip} <= hashed, kind
         assert "lmbook.attention" in hashed
     assert code_sha256("gpt") != code_sha256("encoder")
+
+
+@pytest.fixture(scope="module")
+def shipped_encoder():
+    return load_book_encoder()
+
+
+def test_the_shipped_encoder_scores_what_its_run_recorded(shipped_encoder):
+    from lmbook.encoder import masked_lm_nats
+
+    model, vocab = shipped_encoder
+    record = book_gpt_record(kind="encoder")
+    ids = torch.tensor(vocab.encode(char_tokenize(data.shakespeare("validation")[:SLICE])))
+    found = masked_lm_nats(model, ids, mask_id=len(vocab), vocab_size=len(vocab))
+    assert found == pytest.approx(record[f"validation_first_{SLICE}"], abs=1e-3)
+
+
+def test_the_encoder_record_matches_the_gpt_recipe_and_data(shipped_encoder):
+    model, vocab = shipped_encoder
+    record, gpt = book_gpt_record(kind="encoder"), book_gpt_record()
+    assert record["kind"] == "encoder" and record["params"] == model.num_params()
+    assert record["vocab"] == gpt["vocab"] == vocab.itos  # the same characters, [MASK] after
+    assert record["recipe"] == gpt["recipe"] and record["steps"] == gpt["steps"]
+    assert record["data"] == gpt["data"]
+    curve = [point["val_loss"] for point in record["curve"]]
+    assert len(curve) == record["steps"] // record["recipe"]["eval_every"]
+    assert curve[-1] < curve[0]  # it learned
+    assert (WEIGHTS_DIR / "book_encoder.safetensors").stat().st_size <= 10 * 2**20
+    assert not model.training
