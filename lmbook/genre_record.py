@@ -34,6 +34,7 @@ RECORDS = (
     "ft_all_blocks",
     "lpft_probe_head",
     "scratch",
+    "encoder",
 )
 BUNDLE = Path(__file__).parent / "weights" / "genre_experiment_records.json"
 SETTINGS = ("C", "body_lr", "lr")  # the names a run's chosen setting goes by
