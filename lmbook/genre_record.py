@@ -149,8 +149,8 @@ def curve_figure(
     """Test macro-F1 against labelled passages (log x): for each method in `names`
     ({method: legend name}), each seed as a small dot and the mean at each count joined
     by one line; a mean from runs made live (source 'live') is a filled marker, one
-    from the record (any other source) a hollow one. A dotted line at `chance`.
-    Returns (fig, ax)."""
+    from the record (any other source) a hollow one; the legend names only the kinds
+    drawn. A dotted line at `chance`. Returns (fig, ax)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -170,10 +170,12 @@ def curve_figure(
             face = colour if filled else "white"
             ax.plot(rows.index, rows["test"], "o", ms=6, color=colour, mfc=face, ls="")
         handles.append(Line2D([], [], color=colour, marker="o", label=name))
-    handles += [
-        Line2D([], [], color="grey", marker="o", ls="", label="run live here"),
-        Line2D([], [], color="grey", marker="o", mfc="white", ls="", label="from the record"),
-    ]
+    sources = set(table.loc[table["method"].isin(list(names)), "source"])
+    if "live" in sources:  # a legend entry for each kind of mean drawn
+        handles.append(Line2D([], [], color="grey", marker="o", ls="", label="run live here"))
+    if sources - {"live"}:
+        hollow = {"mfc": "white", "label": "from the record"}
+        handles.append(Line2D([], [], color="grey", marker="o", ls="", **hollow))
     ax.set_xscale("log")
     ax.axhline(chance, color="grey", ls=":", lw=1)
     ax.text(

@@ -106,3 +106,14 @@ def test_curve_figure_draws_live_and_recorded_runs():
     assert labels == ["words", "fine-tuned", "run live here", "from the record"]
     assert ax.get_xscale() == "log"
     matplotlib.pyplot.close(fig)
+
+
+def test_curve_figure_legend_names_only_the_kinds_drawn():
+    recorded = gr.run_table({"runs": [fake_run("ft", 30, 30, 0, 0.3)]}, "record")
+    live_probe = gr.run_table(RESULTS, "live")  # bow and probe, live: not asked for
+    import pandas as pd
+
+    fig, ax = gr.curve_figure(pd.concat([recorded, live_probe]), {"ft": "fine-tuned"}, 1 / 6)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["fine-tuned", "from the record"]  # no "run live here"
+    matplotlib.pyplot.close(fig)
