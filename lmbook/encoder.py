@@ -50,7 +50,9 @@ from lmbook.validate import (
     check_masking_split,
     check_padded_ids,
     check_probability,
+    check_same_length,
     check_same_shape,
+    check_str,
     check_tensor,
     check_token_ids,
     check_token_sequence,
@@ -222,6 +224,32 @@ class MaskedWindows(RandomWindows):
             )
 
 
+def masked_windows(
+    ids: Tensor,
+    block_size: int,
+    mask_id: int,
+    vocab_size: int,
+    seed: int = 0,
+    split: Sequence[float] = (0.8, 0.1, 0.1),
+) -> tuple[Tensor, Tensor, Tensor]:
+    """A text cut for masked-LM scoring -> (windows, inputs, targets), each (n, T).
+
+    ids (N,) is cut into n windows of block_size that do not overlap (the last partial
+    one left out); `mask_tokens`, drawing from a generator seeded `seed`, chooses and
+    corrupts positions of them by `split`, so every call on the same text chooses the
+    same positions. windows holds the true ids, inputs the corrupted ones, targets the
+    true id at the chosen positions and IGNORE_INDEX elsewhere.
+    """
+    check_int("block_size", block_size)
+    check_token_sequence("ids", ids, at_least=block_size, why=f"for one window of {block_size}")
+    windows = torch.as_tensor(ids).long()[: len(ids) // block_size * block_size]
+    windows = windows.view(-1, block_size)  # (n, T)
+    check_token_ids(windows, vocab_size, name="ids")  # ordinary ids, never the [MASK] id
+    draws = torch.Generator().manual_seed(seed)
+    inputs, targets = mask_tokens(windows, mask_id, vocab_size, split=split, generator=draws)
+    return windows, inputs, targets
+
+
 def masked_lm_nats(
     model: Encoder,
     ids: Tensor,
@@ -232,21 +260,17 @@ def masked_lm_nats(
 ) -> float:
     """An encoder's masked-LM loss on a text: nats per scored character.
 
-    ids (N,) is cut into windows of the model's block_size that do not overlap (the
-    last partial one left out); `mask_tokens`, drawing from a generator seeded `seed`,
-    chooses and corrupts the positions, so every call on the same text scores the same
-    positions the same way. The mean is over the scored positions of all windows,
-    not of each window. Runs without gradients, in eval mode, on the model's device.
+    `masked_windows` cuts ids (N,) into windows of the model's block_size and chooses
+    and corrupts their positions by BERT's rule from a generator seeded `seed`, so
+    every call on the same text scores the same positions the same way. The mean is
+    over the scored positions of all windows, not of each window. Runs without
+    gradients, in eval mode, on the model's device.
     """
     check_type("model", model, Encoder, "an lmbook Encoder")
     check_mask_convention(mask_id, vocab_size, model.config.vocab_size)
     check_int("batch_size", batch_size)
     block = model.config.block_size
-    check_token_sequence("ids", ids, at_least=block, why=f"for one window of {block}")
-    windows = torch.as_tensor(ids).long()[: len(ids) // block * block].view(-1, block)
-    check_token_ids(windows, vocab_size, name="ids")  # characters, never the [MASK] id
-    draws = torch.Generator().manual_seed(seed)
-    inputs, targets = mask_tokens(windows, mask_id, vocab_size, generator=draws)
+    _, inputs, targets = masked_windows(ids, block, mask_id, vocab_size, seed)
     device = next(model.parameters()).device
     total, scored = 0.0, 0
     was_training = model.training
@@ -263,6 +287,19 @@ def masked_lm_nats(
     finally:
         model.train(was_training)
     return total / scored
+
+
+def fill_blanks(text: str, hidden: Sequence[bool], guesses: str) -> str:
+    """text with its hidden characters replaced, in order, by the characters of guesses.
+
+    hidden holds one flag per character of text; guesses one character per True flag.
+    A guessed line break shows as ↵, so the filled text stays on one line.
+    """
+    check_str("text", text)
+    check_same_length(text=text, hidden=hidden)
+    check_same_length(guesses=guesses, hidden_characters=[h for h in hidden if h])
+    filled = iter(guesses.replace("\n", "↵"))
+    return "".join(next(filled) if h else c for c, h in zip(text, hidden, strict=True))
 
 
 class EncoderClassifier(GPTClassifier):

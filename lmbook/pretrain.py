@@ -69,6 +69,7 @@ WEIGHTS_DIR = Path(__file__).with_name("weights")
 NAME = "book_gpt"
 NAMES = {"gpt": NAME, "encoder": "book_encoder"}  # each kind's file names
 TITLES = {"gpt": "the book's GPT", "encoder": "the book's encoder"}
+MODELS = {"gpt": GPT, "encoder": Encoder}  # each kind's model class
 SCORES = {"gpt": "nats_per_char", "encoder": "masked_nats_per_char"}  # validation_<score>
 COMMANDS = {
     "gpt": "python -m lmbook.pretrain",
@@ -331,7 +332,7 @@ def _load(kind: str, device: torch.device | str, folder: str | Path) -> tuple[An
     vocab = Vocab(record["vocab"][1:])  # itos[0] is <unk>, which Vocab puts first
     if vocab.itos != record["vocab"]:
         raise ValueError(f"{path}: the recorded vocabulary does not rebuild; reinstall lmbook")
-    model = {"gpt": GPT, "encoder": Encoder}[kind](GPTConfig(**record["config"]))
+    model = MODELS[kind](GPTConfig(**record["config"]))
     try:
         model.load_state_dict(_untie(load_file(str(path))))
     except (RuntimeError, KeyError) as error:

@@ -9,8 +9,10 @@ from lmbook.encoder import (
     Encoder,
     EncoderClassifier,
     MaskedWindows,
+    fill_blanks,
     mask_tokens,
     masked_lm_nats,
+    masked_windows,
 )
 from lmbook.finetune import (
     PAD_ID,
@@ -139,6 +141,32 @@ def test_masked_lm_nats_is_the_mean_over_every_scored_position_and_repeats():
     model.train()
     masked_lm_nats(model, ids, 12, 12)
     assert model.training  # put back as it was
+
+
+def test_masked_windows_cuts_whole_windows_and_draws_the_same_positions_again():
+    ids = torch.randint(12, (16 * 5 + 7,), generator=torch.Generator().manual_seed(1))
+    windows, inputs, targets = masked_windows(ids, 16, mask_id=12, vocab_size=12, seed=3)
+    assert torch.equal(windows, ids[: 16 * 5].view(5, 16))  # the 7 left over: not cut
+    by_hand = mask_tokens(windows, 12, 12, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(inputs, by_hand[0]) and torch.equal(targets, by_hand[1])
+    _, hid, hid_targets = masked_windows(ids, 16, 12, 12, seed=3, split=(1.0, 0.0, 0.0))
+    chosen = hid_targets != IGNORE_INDEX
+    assert torch.equal(chosen, targets != IGNORE_INDEX)  # the same positions chosen
+    assert (hid[chosen] == 12).all() and torch.equal(hid[~chosen], windows[~chosen])
+    with pytest.raises(ValueError, match="for one window of 16"):
+        masked_windows(ids[:15], 16, 12, 12)
+    with pytest.raises(ValueError, match="ids"):
+        masked_windows(torch.full((32,), 12), 16, 12, 12)  # the [MASK] id is not text
+
+
+def test_fill_blanks_puts_each_guess_in_its_hidden_place():
+    hidden = torch.tensor([False, True, False, True])
+    assert fill_blanks("abcd", hidden, "XY") == "aXcY"
+    assert fill_blanks("ab\nd", [False, False, True, False], "\n") == "ab↵d"
+    with pytest.raises(ValueError, match="guesses and hidden_characters"):
+        fill_blanks("abcd", hidden, "X")  # one guess for two blanks
+    with pytest.raises(ValueError, match="text and hidden"):
+        fill_blanks("abc", hidden, "XY")
 
 
 def test_masked_lm_nats_refuses_what_it_cannot_score():
