@@ -8,7 +8,7 @@
 5 heads, context 256, batch 32, peak rate 2e-3, 4,000 steps, 200 warm-up steps); its
 character arm is then the book's GPT itself (the same code path, seed and data), so
 `--arms subwords` trains only the subword model and sets it beside the book's GPT's
-recorded validation score. `--checkpoints DIR` saves each arm every 250 steps and resumes
+recorded validation score. `--checkpoints DIR` saves each arm every 100 steps and resumes
 from there (a run of hours may span several sittings, at any thread count).
 
 Both models are chapter 6's GPT at one shape (default: 4 layers, 4 heads, width 128,
@@ -54,7 +54,7 @@ from lmbook.transformer import GPT, GPTConfig
 def fit(ids: torch.Tensor, vocab_size: int, args, steps: int | None, label: str):
     """Train one GPT; with steps None, train for args.budget seconds. -> (model, steps, s).
 
-    With args.checkpoints, the run saves a checkpoint every 250 steps and resumes from
+    With args.checkpoints, the run saves a checkpoint every 100 steps and resumes from
     it; its fingerprint (arm, vocabulary size, steps, every argument) refuses another run's.
     """
     lmbook.seed(0)
@@ -104,7 +104,7 @@ def saving(args, label: str, vocab_size: int, steps: int) -> dict:
     fingerprint["args"] = {k: v for k, v in vars(args).items() if k not in unused}
     return {
         "checkpoint": folder / f"{label.replace(' ', '_')}.ckpt",
-        "checkpoint_every": 250,
+        "checkpoint_every": 100,
         "resume": True,
         "fingerprint": fingerprint,
     }

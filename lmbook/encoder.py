@@ -53,6 +53,7 @@ from lmbook.validate import (
     check_same_length,
     check_same_shape,
     check_str,
+    check_str_items,
     check_tensor,
     check_token_ids,
     check_token_sequence,
@@ -289,16 +290,18 @@ def masked_lm_nats(
     return total / scored
 
 
-def fill_blanks(text: str, hidden: Sequence[bool], guesses: str) -> str:
-    """text with its hidden characters replaced, in order, by the characters of guesses.
+def fill_blanks(text: str, hidden: Sequence[bool], guesses: Sequence[str]) -> str:
+    """text with its hidden characters replaced, in order, by guesses.
 
-    hidden holds one flag per character of text; guesses one character per True flag.
-    A guessed line break shows as ↵, so the filled text stays on one line.
+    hidden holds one flag per character of text; guesses one character per True flag
+    (a str, or a list of characters such as `Vocab.decode` returns). A guessed line
+    break shows as ↵, so the filled text stays on one line.
     """
     check_str("text", text)
+    check_str_items("guesses", guesses)
     check_same_length(text=text, hidden=hidden)
     check_same_length(guesses=guesses, hidden_characters=[h for h in hidden if h])
-    filled = iter(guesses.replace("\n", "↵"))
+    filled = iter("↵" if g == "\n" else g for g in guesses)
     return "".join(next(filled) if h else c for c, h in zip(text, hidden, strict=True))
 
 

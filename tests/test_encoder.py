@@ -163,6 +163,9 @@ def test_fill_blanks_puts_each_guess_in_its_hidden_place():
     hidden = torch.tensor([False, True, False, True])
     assert fill_blanks("abcd", hidden, "XY") == "aXcY"
     assert fill_blanks("ab\nd", [False, False, True, False], "\n") == "ab↵d"
+    assert fill_blanks("abcd", hidden, ["X", "\n"]) == "aXc↵"  # as Vocab.decode gives
+    with pytest.raises(TypeError, match="guesses must be str"):
+        fill_blanks("abcd", hidden, [1, 2])
     with pytest.raises(ValueError, match="guesses and hidden_characters"):
         fill_blanks("abcd", hidden, "X")  # one guess for two blanks
     with pytest.raises(ValueError, match="text and hidden"):
