@@ -2,14 +2,17 @@
 
     PYTHONPATH=. python benchmarks/subword.py                  # 2 × 300 s of training
     PYTHONPATH=. python benchmarks/subword.py --budget 20 --val-chars 20000   # a quick check
-    PYTHONPATH=. python benchmarks/subword.py --book --arms subwords --checkpoints ckpt
+    PYTHONPATH=. python benchmarks/subword.py --book --arms subwords \\
+        --checkpoints checkpoints/subword_book     # the book's budget, about 95 minutes
 
 `--book` sets the book's GPT's shape and recipe (`lmbook.pretrain.Recipe`: 6 layers × 160,
 5 heads, context 256, batch 32, peak rate 2e-3, 4,000 steps, 200 warm-up steps); its
 character arm is then the book's GPT itself (the same code path, seed and data), so
 `--arms subwords` trains only the subword model and sets it beside the book's GPT's
-recorded validation score. `--checkpoints DIR` saves each arm every 100 steps and resumes
-from there (a run of hours may span several sittings, at any thread count).
+recorded validation score (its seconds include its evaluations, at two threads; the
+subword arm's do not). `--checkpoints DIR` saves each arm every 100 steps and resumes
+from there: a run of hours may span several sittings (at another thread count, a resumed
+run is not bit-identical to an unbroken one; the log prints each sitting's threads).
 
 Both models are chapter 6's GPT at one shape (default: 4 layers, 4 heads, width 128,
 context 128, batch 32) trained with chapter 6's recipe (AdamW on `param_groups`,
@@ -33,6 +36,7 @@ Target (issue 16): use for the book's GPT whichever tokenizer wins at the same c
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import time
@@ -49,6 +53,7 @@ from lmbook.pretrain import Recipe, book_gpt_record, load_book_gpt
 from lmbook.text import Vocab, char_tokenize
 from lmbook.training import RandomWindows, param_groups, train, warmup_cosine_schedule
 from lmbook.transformer import GPT, GPTConfig
+from lmbook.validate import check_lossless_tokens
 
 
 def fit(ids: torch.Tensor, vocab_size: int, args, steps: int | None, label: str):
@@ -72,9 +77,12 @@ def fit(ids: torch.Tensor, vocab_size: int, args, steps: int | None, label: str)
             loss.backward()
             optimizer.step()
         steps = max(20, int(args.budget / ((time.perf_counter() - start) / 10)))
-    optimizer = torch.optim.AdamW(param_groups(model, 0.1), lr=args.lr, betas=(0.9, 0.95))
+    r = recipe_of(args, steps)
+    optimizer = torch.optim.AdamW(
+        param_groups(model, r["weight_decay"]), lr=args.lr, betas=r["betas"]
+    )
     schedule = warmup_cosine_schedule(
-        optimizer, warmup_steps=max(1, steps // 20), total_steps=steps
+        optimizer, warmup_steps=r["warmup"], total_steps=steps, min_ratio=r["min_ratio"]
     )
     history = train(
         model,
@@ -82,7 +90,7 @@ def fit(ids: torch.Tensor, vocab_size: int, args, steps: int | None, label: str)
         optimizer,
         steps=steps,
         device="cpu",
-        clip=1.0,
+        clip=r["clip"],
         scheduler=schedule,
         progress=False,
         log_every=max(1, steps // 20),
@@ -110,16 +118,28 @@ def saving(args, label: str, vocab_size: int, steps: int) -> dict:
     }
 
 
-def book_arguments(args) -> None:
+BOOK_SETS = ("layers", "heads", "width", "block", "batch", "lr", "steps")  # --book's
+
+
+def book_arguments(args, parser: argparse.ArgumentParser) -> None:
     """Set args to the book's GPT's shape and recipe (lmbook.pretrain.Recipe)."""
+    given = [k for k in BOOK_SETS if getattr(args, k) != parser.get_default(k)]
+    if given:
+        parser.error(f"--book sets {', '.join('--' + k for k in given)}: drop them")
     r = Recipe()
     args.layers, args.heads, args.width = r.n_layer, r.n_head, r.n_embd
     args.block, args.batch, args.lr, args.steps = r.block_size, r.batch_size, r.peak_lr, r.steps
-    # the recipe's other settings are fit's: weight decay, betas, clipping, no dropout,
-    # the decay to a tenth, and steps // 20 warm-up steps (200 of 4,000, the recipe's)
-    assert (r.weight_decay, r.betas, r.clip, r.dropout, r.min_ratio, r.seed) == (
-        0.1, (0.9, 0.95), 1.0, 0.0, 0.1, 0,
-    ) and r.warmup_steps == r.steps // 20, "the book's recipe changed: update fit"  # fmt: skip
+
+
+def recipe_of(args, steps: int) -> dict:
+    """The settings fit trains with besides the shape, rate and steps: the book's GPT's
+    (lmbook.pretrain.Recipe) with --book, else chapter 6's."""
+    if args.book:
+        r = Recipe()
+        return {"weight_decay": r.weight_decay, "betas": r.betas, "clip": r.clip,
+                "warmup": r.warmup_steps, "min_ratio": r.min_ratio}  # fmt: skip
+    return {"weight_decay": 0.1, "betas": (0.9, 0.95), "clip": 1.0,
+            "warmup": max(1, steps // 20), "min_ratio": 0.1}  # fmt: skip
 
 
 def main() -> int:
@@ -140,13 +160,16 @@ def main() -> int:
     parser.add_argument("--out", default="", help="append the rows as JSON lines here")
     args = parser.parse_args()
     if args.book:
-        book_arguments(args)
+        book_arguments(args, parser)
+    check_arms(args, parser)
     print(
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}, lmbook {lmbook.__version__}"
     )
     train_text, valid_text = data.shakespeare("train"), data.shakespeare("validation")
     valid_text = valid_text[: args.val_chars]
+    if args.book and "characters" not in args.arms:
+        check_book_record(args, parser, train_text, valid_text)
 
     chars = Vocab(char_tokenize(train_text))
     char_train = torch.tensor(chars.encode(char_tokenize(train_text)))
@@ -162,7 +185,7 @@ def main() -> int:
         f"{per_token:.2f} characters per token on the validation plays"
     )
 
-    check_arms(args)
+    check_lossless_tokens(valid_text, bpe.decode(sub_valid.tolist()))
     rows = []  # (tokenizer, vocabulary, params, ops/token, context chars, s, nats/char)
     steps = args.steps
     if "characters" in args.arms:
@@ -178,8 +201,9 @@ def main() -> int:
         rows.append(
             (f"BPE {len(bpe)}", len(bpe), sub_model, context, sub_s, sub_total / scored_chars)
         )
+    here = f"{cpu_name()}, {torch.get_num_threads()} torch threads (the last sitting)"
     table = [
-        (name, v, m.num_params(), m.flops_per_token(), context, sec, nats)
+        (name, v, m.num_params(), m.flops_per_token(), context, sec, nats, here)
         for name, v, m, context, sec, nats in rows
     ]
     if args.book and "characters" not in args.arms:  # the book's GPT is this arm, trained
@@ -190,7 +214,7 @@ def main() -> int:
         "seconds | validation nats/char |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for name, v, n, ops, context, sec, nats in table:
+    for name, v, n, ops, context, sec, nats, machine in table:
         print(
             f"| {name} | {v} | {n:,} | {ops:.2e} | {context:.0f} | {steps} | {sec:.0f} | "
             f"{nats:.3f} |"
@@ -199,11 +223,11 @@ def main() -> int:
             row = {"tokenizer": name, "vocabulary": v, "params": n, "ops/token": ops}
             row |= {"context chars": round(context), "steps": steps, "seconds": round(sec)}
             row |= {"validation nats/char": round(nats, 4), "args": vars(args)}
-            row |= {"machine": f"{cpu_name()}, {torch.get_num_threads()} torch threads"}
+            row |= {"machine": machine}
             with open(args.out, "a") as f:
                 f.write(json.dumps(row) + "\n")
     if len(table) == 2:
-        (a, *_, nats_a), (b, *_, nats_b) = table
+        (a, *_, nats_a, _), (b, *_, nats_b, _) = table
         winner = a if nats_a < nats_b else b
         print(
             f"\nat the same steps and shape, {winner} wins by {abs(nats_a - nats_b):.3f} nats/char"
@@ -211,24 +235,36 @@ def main() -> int:
     return 0
 
 
-def check_arms(args) -> None:
+def check_arms(args, parser: argparse.ArgumentParser) -> None:
     """The arms are known, and a run without the character arm has its steps."""
     unknown = set(args.arms) - {"characters", "subwords"}
     if unknown:
-        raise SystemExit(f"--arms takes characters and/or subwords, got {sorted(unknown)}")
+        parser.error(f"--arms takes characters and/or subwords, got {sorted(unknown)}")
     if "characters" not in args.arms and args.steps is None:
-        raise SystemExit("without the character arm, give --steps (or --book)")
+        parser.error("without the character arm, give --steps (or --book)")
+
+
+def check_book_record(args, parser, train_text: str, valid_text: str) -> None:
+    """Before hours of training: the book's GPT's record is this recipe, on these plays."""
+    record = book_gpt_record()
+    if args.val_chars is not None:
+        parser.error("the book's GPT was scored on the whole validation plays: drop --val-chars")
+    if record["recipe"] != json.loads(json.dumps(asdict(Recipe()))):
+        parser.error("the book's GPT's record is not lmbook.pretrain.Recipe(): re-make it")
+    if record["data"]["train_sha256"] != hashlib.sha256(train_text.encode()).hexdigest():
+        parser.error("the training plays differ from the ones the book's GPT read")
+    if record["data"]["validation_characters"] != len(valid_text):
+        parser.error("the validation plays differ from the ones the book's GPT was scored on")
 
 
 def book_row(args) -> tuple:
     """The book's GPT's recorded row: the character arm of a --book run, already trained."""
     record = book_gpt_record()
-    if record["recipe"] != json.loads(json.dumps(asdict(Recipe()))) or args.val_chars:
-        raise SystemExit("the book's record is not this recipe on the whole validation plays")
     model, vocab = load_book_gpt()
     nats = record["validation_nats_per_char"]
     return ("characters (the book's GPT, recorded)", len(vocab), model.num_params(),
-            model.flops_per_token(), args.block, record["seconds"], nats)  # fmt: skip
+            model.flops_per_token(), args.block, record["seconds"], nats,
+            record["device"])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -44,16 +44,14 @@ from lmbook.finetune import PAD_ID, GPTClassifier, pool_states
 from lmbook.training import RandomWindows
 from lmbook.transformer import GPT, Block, GPTConfig
 from lmbook.validate import (
+    check_fill_in,
     check_int,
     check_mask_convention,
     check_mask_id,
     check_masking_split,
     check_padded_ids,
     check_probability,
-    check_same_length,
     check_same_shape,
-    check_str,
-    check_str_items,
     check_tensor,
     check_token_ids,
     check_token_sequence,
@@ -226,7 +224,7 @@ class MaskedWindows(RandomWindows):
 
 
 def masked_windows(
-    ids: Tensor,
+    ids: Sequence[int] | Tensor,
     block_size: int,
     mask_id: int,
     vocab_size: int,
@@ -236,15 +234,16 @@ def masked_windows(
     """A text cut for masked-LM scoring -> (windows, inputs, targets), each (n, T).
 
     ids (N,) is cut into n windows of block_size that do not overlap (the last partial
-    one left out); `mask_tokens`, drawing from a generator seeded `seed`, chooses and
-    corrupts positions of them by `split`, so every call on the same text chooses the
-    same positions. windows holds the true ids, inputs the corrupted ones, targets the
-    true id at the chosen positions and IGNORE_INDEX elsewhere.
+    one left out); `mask_tokens`, drawing from a generator seeded `seed`, chooses 15% of
+    their positions and corrupts them by `split`, so every call on the same text chooses
+    the same positions (whatever the split). windows holds the true ids, inputs the
+    corrupted ones, targets the true id at the chosen positions and IGNORE_INDEX
+    elsewhere.
     """
     check_int("block_size", block_size)
     check_token_sequence("ids", ids, at_least=block_size, why=f"for one window of {block_size}")
     windows = torch.as_tensor(ids).long()[: len(ids) // block_size * block_size]
-    windows = windows.view(-1, block_size)  # (n, T)
+    windows = windows.reshape(-1, block_size)  # (n, T)
     check_token_ids(windows, vocab_size, name="ids")  # ordinary ids, never the [MASK] id
     draws = torch.Generator().manual_seed(seed)
     inputs, targets = mask_tokens(windows, mask_id, vocab_size, split=split, generator=draws)
@@ -290,19 +289,18 @@ def masked_lm_nats(
     return total / scored
 
 
-def fill_blanks(text: str, hidden: Sequence[bool], guesses: Sequence[str]) -> str:
+def fill_blanks(text: str, hidden: Sequence[bool] | Tensor, guesses: Sequence[str]) -> str:
     """text with its hidden characters replaced, in order, by guesses.
 
-    hidden holds one flag per character of text; guesses one character per True flag
-    (a str, or a list of characters such as `Vocab.decode` returns). A guessed line
-    break shows as ↵, so the filled text stays on one line.
+    hidden holds one bool per character of text (a list, or a bool tensor); guesses one
+    character per True flag (a str, or a list of characters such as `Vocab.decode`
+    returns). Line breaks, given or guessed, show as ↵, so the line stays on one line.
     """
-    check_str("text", text)
-    check_str_items("guesses", guesses)
-    check_same_length(text=text, hidden=hidden)
-    check_same_length(guesses=guesses, hidden_characters=[h for h in hidden if h])
-    filled = iter("↵" if g == "\n" else g for g in guesses)
-    return "".join(next(filled) if h else c for c, h in zip(text, hidden, strict=True))
+    check_fill_in(text, hidden, guesses)
+    flags = hidden.tolist() if isinstance(hidden, Tensor) else hidden
+    filled = iter(guesses)
+    line = "".join(next(filled) if h else c for c, h in zip(text, flags, strict=True))
+    return line.replace("\n", "↵")
 
 
 class EncoderClassifier(GPTClassifier):

@@ -1533,6 +1533,31 @@ def check_record_keys(path: object, record: object, keys: Sequence[str]) -> None
         )
 
 
+def check_fill_in(text: object, hidden: object, guesses: object) -> None:
+    """A line to fill in: text a str, hidden one bool per character of it, guesses one
+    character (a str of length 1) per True flag of hidden, in order."""
+    check_str("text", text)
+    flags = hidden.tolist() if isinstance(hidden, torch.Tensor) else hidden
+    if not isinstance(flags, Sequence) or not all(isinstance(h, bool) for h in flags):
+        raise TypeError(f"hidden must be bools (a list or a bool tensor), got {hidden!r}")
+    if len(flags) != len(text):
+        raise ValueError(
+            f"hidden needs one flag per character of text: {len(flags)} flags for "
+            f"{len(text)} characters"
+        )
+    if isinstance(guesses, str):
+        guesses = list(guesses)
+    if not isinstance(guesses, Sequence) or not all(
+        isinstance(g, str) and len(g) == 1 for g in guesses
+    ):
+        raise TypeError(f"each guess must be one character (a str of length 1), got {guesses!r}")
+    if len(guesses) != sum(flags):
+        raise ValueError(
+            f"guesses must give one character per hidden one: {len(guesses)} guesses for "
+            f"{sum(flags)} hidden characters"
+        )
+
+
 def check_mask_convention(mask_id: object, vocab_size: object, model_vocab: int) -> None:
     """An encoder's ids: vocab_size ordinary ids, then the [MASK] id, mask_id =
     vocab_size = model_vocab - 1 (`lmbook.encoder`'s convention), so no ordinary id of

@@ -162,14 +162,25 @@ def test_masked_windows_cuts_whole_windows_and_draws_the_same_positions_again():
 def test_fill_blanks_puts_each_guess_in_its_hidden_place():
     hidden = torch.tensor([False, True, False, True])
     assert fill_blanks("abcd", hidden, "XY") == "aXcY"
-    assert fill_blanks("ab\nd", [False, False, True, False], "\n") == "ab↵d"
     assert fill_blanks("abcd", hidden, ["X", "\n"]) == "aXc↵"  # as Vocab.decode gives
-    with pytest.raises(TypeError, match="guesses must be str"):
-        fill_blanks("abcd", hidden, [1, 2])
-    with pytest.raises(ValueError, match="guesses and hidden_characters"):
-        fill_blanks("abcd", hidden, "X")  # one guess for two blanks
-    with pytest.raises(ValueError, match="text and hidden"):
-        fill_blanks("abc", hidden, "XY")
+    assert fill_blanks("a\ncd", [False, False, True, False], "Z") == "a↵Zd"  # one line
+
+
+@pytest.mark.parametrize(
+    "hidden, guesses, error, match",
+    [
+        ([False, True, False, True], "X", ValueError, "2 hidden characters"),
+        ([False, True, True], "XY", ValueError, "3 flags for 4 characters"),
+        (torch.tensor([0, 1, 0, 1]), "XY", TypeError, "hidden must be bools"),
+        ([0, 1, 2, 3], "XY", TypeError, "hidden must be bools"),  # indices, not flags
+        ([False, True, False, True], ["<unk>", "Y"], TypeError, "one character"),
+        ([False, True, False, True], ["", "Y"], TypeError, "one character"),
+        ([False, True, False, True], [1, 2], TypeError, "one character"),
+    ],
+)
+def test_fill_blanks_refuses_what_would_shift_the_line(hidden, guesses, error, match):
+    with pytest.raises(error, match=match):
+        fill_blanks("abcd", hidden, guesses)
 
 
 def test_masked_lm_nats_refuses_what_it_cannot_score():
