@@ -25,7 +25,7 @@ import re
 from collections import Counter, defaultdict
 from itertools import pairwise
 
-from lmbook.validate import check_int, check_str, check_vocab_ids
+from lmbook.validate import check_bpe_record, check_int, check_str, check_vocab_ids
 
 # A word: an optional space and letters, or digits, or punctuation; runs of white space
 # stay whole except the last space before a word, which the word takes.
@@ -37,6 +37,7 @@ class BPE:
     """A trained byte-pair encoding: tokens (id -> string) and merges (in order)."""
 
     def __init__(self, alphabet: list[str], merges: list[tuple[str, str]]) -> None:
+        self.alphabet = list(alphabet)
         self.tokens = [UNK, *alphabet]
         self.ids = {t: i for i, t in enumerate(self.tokens)}
         self.merges = list(merges)
@@ -53,6 +54,24 @@ class BPE:
 
     def __repr__(self) -> str:
         return f"BPE(tokens={len(self)}, merges={len(self.merges)})"
+
+    def to_record(self) -> dict:
+        """What rebuilds this BPE (JSON-ready): its word pattern, alphabet and merges,
+        and its size as a check."""
+        merges = [list(m) for m in self.merges]
+        return {"pattern": PATTERN, "alphabet": self.alphabet, "merges": merges,
+                "tokens": len(self)}  # fmt: skip
+
+    @classmethod
+    def from_record(cls, record: object, where: str = "the tokenizer record") -> BPE:
+        """The BPE that `to_record` wrote; a record of another pattern, or a damaged
+        one, is refused by `where`."""
+        check_bpe_record(where, record, PATTERN)
+        bpe = cls(record["alphabet"], [tuple(m) for m in record["merges"]])
+        if len(bpe) != record["tokens"]:
+            raise ValueError(f"{where} is damaged: it rebuilds {len(bpe)} tokens, "
+                             f"not its recorded {record['tokens']}; reinstall lmbook")  # fmt: skip
+        return bpe
 
     @classmethod
     def train(cls, text: str, vocab_size: int) -> BPE:

@@ -63,7 +63,6 @@ from lmbook.validate import (
     check_class_weights,
     check_gpt2_attention,
     check_int,
-    check_lossless_tokens,
     check_not_type,
     check_number,
     check_pad_id_unused,
@@ -479,19 +478,16 @@ def subword_nats_per_char(
     model: GPT, tokenizer, text: str, stride: int | None = None, batch_size: int = 8
 ) -> float:
     """model's cross-entropy on text in nats per CHARACTER, for a model that reads
-    tokenizer's tokens (GPT-2's BPE: about four characters a token).
-
-    Nats per token would favour long tokens; per character, models with different
-    tokenizers compare fairly. The tokens after the first are scored
-    (`GPT.nats_per_token`, windows sliding by `stride`, default the whole context, read
-    batch_size at a time: GPT-2's logits for 8 windows take 1.6 GB), and
-    their nats are summed over the characters they spell. The tokenizer must spell
-    text back exactly (GPT-2's byte-level BPE does).
+    tokenizer's tokens (GPT-2's BPE: about four characters a token): `GPT.nats_per_char`
+    with a Hugging Face tokenizer, windows sliding by `stride` (default the whole
+    context), read batch_size at a time (GPT-2's logits for 8 windows take 1.6 GB).
+    The tokenizer must spell text back exactly (GPT-2's byte-level BPE does).
     """
     check_type("model", model, GPT, "an lmbook GPT")
-    ids = tokenizer.encode(text, add_special_tokens=False)
-    check_lossless_tokens(text, tokenizer.decode(ids))
-    stride = stride or model.config.block_size
-    per_token = model.nats_per_token(ids, batch_size=batch_size, stride=stride)
-    characters = len(text) - len(tokenizer.decode(ids[:1]))  # the first token's unscored
-    return per_token * (len(ids) - 1) / characters
+    return model.nats_per_char(
+        text,
+        lambda t: tokenizer.encode(t, add_special_tokens=False),
+        tokenizer.decode,
+        batch_size=batch_size,
+        stride=stride or model.config.block_size,
+    )

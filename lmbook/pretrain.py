@@ -22,6 +22,13 @@ classification better at equal compute. Its vocabulary is the GPT's plus a `[MAS
 id, and its validation score is its masked-LM loss (`masked_lm_nats`), which is not
 comparable with the GPT's nats per next character: the encoder sees both sides.
 
+`--model subword` trains "the book's subword GPT": the GPT's shape, recipe and budget
+in steps, reading `lmbook.bpe.BPE` tokens (SUBWORD_TOKENS, trained on the training
+plays; about two characters a token) instead of characters. It is scored in nats per
+character (`GPT.nats_per_char`), the one unit fair across tokenizers, so it sets
+beside the character GPT's score: issue 16's question of which tokenizer wins at the
+same compute. Its record keeps the tokenizer (`BPE.to_record`).
+
 The recipe is chapter 6's (AdamW with decoupled weight decay on the matrices, warm-up
 and cosine decay, clipping) at a larger size and a longer budget. Its size was chosen
 by measurement: the training throughput of five candidate sizes was measured on the
@@ -52,7 +59,8 @@ from typing import Any
 import torch
 
 import lmbook
-from lmbook import attention, data, encoder, runtime, text, training, transformer
+from lmbook import attention, bpe, data, encoder, runtime, text, training, transformer
+from lmbook.bpe import BPE
 from lmbook.encoder import Encoder, MaskedWindows, masked_lm_nats
 from lmbook.execute import cpu_name
 from lmbook.text import Vocab, char_tokenize
@@ -67,14 +75,24 @@ from lmbook.validate import (
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 NAME = "book_gpt"
-NAMES = {"gpt": NAME, "encoder": "book_encoder"}  # each kind's file names
-TITLES = {"gpt": "the book's GPT", "encoder": "the book's encoder"}
-MODELS = {"gpt": GPT, "encoder": Encoder}  # each kind's model class
-SCORES = {"gpt": "nats_per_char", "encoder": "masked_nats_per_char"}  # validation_<score>
+NAMES = {"gpt": NAME, "encoder": "book_encoder", "subword": "book_subword_gpt"}  # files
+TITLES = {
+    "gpt": "the book's GPT",
+    "encoder": "the book's encoder",
+    "subword": "the book's subword GPT",
+}
+MODELS = {"gpt": GPT, "encoder": Encoder, "subword": GPT}  # each kind's model class
+SCORES = {  # validation_<score>
+    "gpt": "nats_per_char",
+    "encoder": "masked_nats_per_char",
+    "subword": "nats_per_char",
+}
 COMMANDS = {
     "gpt": "python -m lmbook.pretrain",
     "encoder": "python -m lmbook.pretrain --model encoder",
+    "subword": "python -m lmbook.pretrain --model subword",
 }
+SUBWORD_TOKENS = 512  # the subword GPT's BPE vocabulary (benchmarks/subword.py's)
 SLICE = 20_000  # the first validation characters, scored again by tests and smoke runs
 
 
@@ -158,7 +176,7 @@ def pretrain(
     vocab = Vocab(char_tokenize(train_text))
     train_ids = torch.tensor(vocab.encode(char_tokenize(train_text)))
     valid_ids = torch.tensor(vocab.encode(char_tokenize(valid_text)))
-    curve_ids = valid_ids[: recipe.eval_characters]
+    tokenizer = None  # below, score(n) scores the first n validation characters
 
     runtime.seed(recipe.seed)
     if kind == "gpt":
@@ -166,7 +184,21 @@ def pretrain(
         batches = training.RandomWindows(
             train_ids, recipe.batch_size, recipe.block_size, seed=recipe.seed
         )
-        score = model.nats_per_token
+
+        def score(n: int | None) -> float:
+            return model.nats_per_token(valid_ids[:n])
+
+    elif kind == "subword":  # the same GPT, reading BPE tokens; scored per character
+        tokenizer = BPE.train(train_text, SUBWORD_TOKENS)
+        train_ids = torch.tensor(tokenizer.encode(train_text))
+        model = GPT(config_for(recipe, len(tokenizer))).to(device)
+        batches = training.RandomWindows(
+            train_ids, recipe.batch_size, recipe.block_size, seed=recipe.seed
+        )
+
+        def score(n: int | None) -> float:
+            return model.nats_per_char(valid_text[:n], tokenizer.encode, tokenizer.decode)
+
     else:  # the [MASK] id is one past the characters'
         mask_id = len(vocab)
         model = Encoder(config_for(recipe, len(vocab) + 1)).to(device)
@@ -174,8 +206,8 @@ def pretrain(
             train_ids, recipe.batch_size, recipe.block_size, mask_id, len(vocab), seed=recipe.seed
         )
 
-        def score(ids: torch.Tensor) -> float:
-            return masked_lm_nats(model, ids, mask_id, len(vocab))
+        def score(n: int | None) -> float:
+            return masked_lm_nats(model, valid_ids[:n], mask_id, len(vocab))
 
     optimizer = torch.optim.AdamW(
         training.param_groups(model, recipe.weight_decay),
@@ -197,7 +229,7 @@ def pretrain(
         device=device,
         clip=recipe.clip,
         scheduler=schedule,
-        evaluate=lambda: {"val_loss": score(curve_ids)},
+        evaluate=lambda: {"val_loss": score(recipe.eval_characters)},
         eval_every=recipe.eval_every,
         log_every=50,
         progress=progress,
@@ -208,11 +240,11 @@ def pretrain(
         fingerprint={"recipe": repr(recipe), "kind": kind},
     )
     seconds_this_session = time.perf_counter() - start
-    validation = score(valid_ids)
-    on_slice = score(valid_ids[:SLICE])
+    validation, on_slice = score(None), score(SLICE)
     weights = out_dir / f"{name}.safetensors"
     _save_weights(model, weights)
     scored = SCORES[kind]
+    read = recipe.steps * recipe.batch_size * recipe.block_size  # tokens
     record = {
         "name": TITLES[kind],
         "kind": kind,
@@ -220,17 +252,19 @@ def pretrain(
         "recipe": asdict(recipe),
         "config": asdict(model.config),
         "params": model.num_params(),
-        "vocab": vocab.itos,
+        "vocab": tokenizer.tokens if tokenizer else vocab.itos,
+        **({"tokenizer": tokenizer.to_record()} if tokenizer else {}),
         "data": {
             "train": "data.shakespeare('train'): the 32 training plays",
-            "train_characters": len(train_ids),
+            "train_characters": len(train_text),
             "train_sha256": _sha256(train_text.encode()),
             "validation": "data.shakespeare('validation'): "
             + ", ".join(data.split_plays("validation")),
             "validation_characters": len(valid_ids),
         },
         "steps": recipe.steps,
-        "characters_read": recipe.steps * recipe.batch_size * recipe.block_size,
+        "characters_read": round(read * len(train_text) / len(train_ids)),
+        **({"tokens_read": read} if tokenizer else {}),
         "seconds": round(history[-1]["seconds"], 1),
         "seconds_this_session": round(seconds_this_session, 1),
         "device": _describe(device),
@@ -258,17 +292,20 @@ VALIDATION_SCORING = {
     "gpt": "nats_per_token: windows of block_size, stride block_size/2",
     "encoder": "masked_lm_nats: windows of block_size that do not overlap, 15% of the "
     "positions chosen and corrupted by BERT's rule with seed 0; nats per chosen position",
+    "subword": "nats_per_char: the text's BPE tokens, windows of block_size tokens, stride "
+    "block_size/2; the nats of every token after the first over the characters they spell",
 }
 
 
 def code_modules(kind: str = "gpt") -> list[Any]:
     """The modules whose code defines and trains the model of `kind`, and reads its data:
     transformer, training, here, attention (the blocks' attention), data and text (the
-    plays and their characters), and lmbook.encoder for the encoder."""
+    plays and their characters), lmbook.encoder for the encoder, lmbook.bpe for the
+    subword GPT."""
     check_choice("kind", kind, NAMES)
     here = sys.modules[__name__]
     modules = [transformer, training, here, attention, data, text]
-    return modules + ([encoder] if kind == "encoder" else [])
+    return modules + {"gpt": [], "encoder": [encoder], "subword": [bpe]}[kind]
 
 
 def code_sha256(kind: str = "gpt") -> str:
@@ -312,7 +349,15 @@ def load_book_encoder(
     return _load("encoder", device, folder)
 
 
-def _load(kind: str, device: torch.device | str, folder: str | Path) -> tuple[Any, Vocab]:
+def load_book_subword_gpt(
+    device: torch.device | str = "cpu", folder: str | Path = WEIGHTS_DIR
+) -> tuple[GPT, BPE]:
+    """The book's subword GPT in eval mode on `device`, and its BPE tokenizer (rebuilt
+    from the record, which must match the recorded tokens). Checked like the GPT."""
+    return _load("subword", device, folder)
+
+
+def _load(kind: str, device: torch.device | str, folder: str | Path) -> tuple[Any, Any]:
     from safetensors.torch import load_file
 
     check_device_available("device", device)
@@ -329,8 +374,13 @@ def _load(kind: str, device: torch.device | str, folder: str | Path) -> tuple[An
             f"recorded {record['weights_sha256'][:12]}…): damaged or replaced; "
             f"reinstall lmbook or re-run `{command}`"
         )
-    vocab = Vocab(record["vocab"][1:])  # itos[0] is <unk>, which Vocab puts first
-    if vocab.itos != record["vocab"]:
+    if kind == "subword":
+        vocab = BPE.from_record(record["tokenizer"], f"{path.with_suffix('.json')}'s tokenizer")
+        rebuilt = vocab.tokens
+    else:
+        vocab = Vocab(record["vocab"][1:])  # itos[0] is <unk>, which Vocab puts first
+        rebuilt = vocab.itos
+    if rebuilt != record["vocab"]:
         raise ValueError(f"{path}: the recorded vocabulary does not rebuild; reinstall lmbook")
     model = MODELS[kind](GPTConfig(**record["config"]))
     try:

@@ -24,7 +24,7 @@ the whole prefix.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -38,10 +38,12 @@ from lmbook.validate import (
     check_even,
     check_head_split,
     check_int,
+    check_lossless_tokens,
     check_number,
     check_prompt,
     check_same_shape,
     check_step,
+    check_str,
     check_temperature,
     check_token_ids,
     check_token_sequence,
@@ -265,6 +267,29 @@ class SlidingWindowScoring:
         finally:
             self.train(was_training)
         return total / N
+
+    def nats_per_char(
+        self,
+        text: str,
+        encode: Callable[[str], list[int]],
+        decode: Callable[[list[int]], str],
+        batch_size: int = 32,
+        stride: int | None = None,
+    ) -> float:
+        """Cross-entropy of text in nats per CHARACTER, for a model that reads the
+        tokens `encode` makes (characters, BPE subwords, GPT-2's tokens).
+
+        Nats per token would favour long tokens; per character, models with different
+        tokenizers compare fairly: the tokens after the first are scored by
+        `nats_per_token` (same windows and stride), and their nats are summed over the
+        characters they spell. `decode` must spell the tokens back as text exactly.
+        """
+        check_str("text", text)
+        ids = encode(text)
+        check_lossless_tokens(text, decode(ids))
+        per_token = self.nats_per_token(ids, batch_size=batch_size, stride=stride)
+        characters = len(text) - len(decode(ids[:1]))  # nothing predicts the first token
+        return per_token * (len(ids) - 1) / characters
 
 
 class CachedStep:

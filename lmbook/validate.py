@@ -1577,9 +1577,11 @@ mask_id=10, vocab_size=10
 
 def check_weights_record(path: object, record: object, kind: str) -> None:
     """A record of shipped weights (`lmbook.pretrain`): a dict with config, vocab and
-    weights_sha256, made for `kind` ("gpt" or "encoder"), whose model has one id per
-    character of its vocabulary (and one more, the [MASK] id, for an encoder)."""
-    check_record_keys(path, record, ("config", "vocab", "weights_sha256"))
+    weights_sha256 (and a tokenizer, for kind "subword"), made for `kind` ("gpt",
+    "encoder" or "subword"), whose model has one id per token of its vocabulary (and
+    one more, the [MASK] id, for an encoder)."""
+    keys = ("config", "vocab", "weights_sha256") + (("tokenizer",) if kind == "subword" else ())
+    check_record_keys(path, record, keys)
     found = record.get("kind", "gpt")  # records made before the encoder hold no kind
     if found != kind:
         raise ValueError(f"{path} records {found!r} weights, not {kind!r}; reinstall lmbook")
@@ -1592,6 +1594,33 @@ def check_weights_record(path: object, record: object, kind: str) -> None:
             + (" (the characters and [MASK])" if kind == "encoder" else "")
             + f", its config says {got!r}; reinstall lmbook"
         )
+
+
+def _is_str(value: object, length: int | None = None) -> bool:
+    return isinstance(value, str) and (length is None or len(value) == length)
+
+
+def _is_pair_of_str(value: object) -> bool:
+    return isinstance(value, list | tuple) and len(value) == 2 and all(map(_is_str, value))
+
+
+def check_bpe_record(where: object, record: object, pattern: str) -> None:
+    """A BPE's record (`lmbook.bpe.BPE.to_record`): split by `pattern` (the words a
+    BPE of another pattern merges are not these), one-character alphabet, merges as
+    pairs of strings, an int size."""
+    check_record_keys(where, record, ("pattern", "alphabet", "merges", "tokens"))
+    if record["pattern"] != pattern:
+        raise ValueError(
+            f"{where} splits words by another pattern ({record['pattern']!r}, this lmbook "
+            f"splits by {pattern!r}): its merges do not apply here; reinstall lmbook"
+        )
+    alphabet, merges = record["alphabet"], record["merges"]
+    if not isinstance(alphabet, list) or not all(_is_str(c, 1) for c in alphabet):
+        raise ValueError(f"{where} is damaged: its alphabet is not single characters")
+    if not isinstance(merges, list) or not all(_is_pair_of_str(m) for m in merges):
+        raise ValueError(f"{where} is damaged: its merges are not pairs of strings")
+    if not isinstance(record["tokens"], int) or isinstance(record["tokens"], bool):
+        raise ValueError(f"{where} is damaged: its size is not an int")
 
 
 # --- issue 17: the hand-off to Hugging Face (lmbook.hf) ---------------------------------

@@ -150,7 +150,7 @@ def test_the_code_hash_reads_every_module_that_makes_the_model_and_its_data():
 
     from lmbook.pretrain import code_modules, code_sha256
 
-    for kind in ("gpt", "encoder"):
+    for kind in ("gpt", "encoder", "subword"):
         hashed = {m.__name__ for m in code_modules(kind)}
         for module in code_modules(kind):
             for node in ast.walk(ast.parse(inspect.getsource(module))):
@@ -163,11 +163,13 @@ def test_the_code_hash_reads_every_module_that_makes_the_model_and_its_data():
                     # classifier encoder.py's EncoderClassifier extends
                     skip = {"validate", "decoding", "execute", "runtime", "seq2seq"}
                     skip |= {"parallel", "finetune"}
-                    if kind == "gpt":
-                        skip.add("encoder")  # imported by pretrain for the other kind
+                    # imported by pretrain for the other kinds
+                    skip |= {"gpt": {"encoder", "bpe"}, "encoder": {"bpe"}, "subword": {"encoder"}}[
+                        kind
+                    ]
                     assert {f"lmbook.{n}" for n in names if n not in skip} <= hashed, kind
         assert "lmbook.attention" in hashed
-    assert code_sha256("gpt") != code_sha256("encoder")
+    assert len({code_sha256(kind) for kind in ("gpt", "encoder", "subword")}) == 3
 
 
 @pytest.fixture(scope="module")
