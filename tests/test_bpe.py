@@ -86,3 +86,30 @@ def test_a_pair_is_merged_left_to_right_without_overlap():
 def test_bad_inputs_are_refused_by_name(call, message):
     with pytest.raises((TypeError, ValueError), match=message):
         call()
+
+
+def test_a_record_rebuilds_the_same_tokenizer_through_json(both, corpus):
+    ours, _ = both
+    _, valid = corpus
+    again = BPE.from_record(json.loads(json.dumps(ours.to_record())))
+    assert again.tokens == ours.tokens and again.merges == ours.merges
+    assert again.encode(valid) == ours.encode(valid)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda r: r | {"pattern": r" ?\w+"}, "splits words by another pattern"),
+        (lambda r: {k: v for k, v in r.items() if k != "merges"}, "lacks merges"),
+        (lambda r: r | {"alphabet": r["alphabet"] + ["ab"]}, "alphabet is not single"),
+        (lambda r: r | {"merges": r["merges"] + [["a"]]}, "merges are not pairs"),
+        (lambda r: r | {"tokens": r["tokens"] + 1}, "rebuilds 400 tokens, not its recorded 401"),
+        (lambda r: r | {"tokens": "400"}, "size is not an int"),
+    ],
+)
+def test_a_damaged_or_foreign_record_is_refused_by_name(both, change, message):
+    record = change(both[0].to_record())
+    with pytest.raises(ValueError, match=message):
+        BPE.from_record(record, where="book.json's tokenizer")
+    with pytest.raises(ValueError, match="book.json's tokenizer"):
+        BPE.from_record(record, where="book.json's tokenizer")

@@ -199,3 +199,29 @@ def test_the_encoder_record_matches_the_gpt_recipe_and_data(shipped_encoder):
     assert curve[-1] < curve[0]  # it learned
     assert (WEIGHTS_DIR / "book_encoder.safetensors").stat().st_size <= 10 * 2**20
     assert not model.training
+
+
+def test_the_command_trains_the_subword_gpt_and_keeps_its_tokenizer(tmp_path, monkeypatch):
+    from lmbook.pretrain import load_book_subword_gpt
+
+    # 100,000 training characters hold every character of the 25,000 validation ones
+    short = data.shakespeare("train")[:100_000], data.shakespeare("validation")[:25_000]
+    monkeypatch.setattr("lmbook.pretrain.train_and_validation", lambda: short)
+    argv = ["--model", "subword", "--steps", "2", "--out", str(tmp_path), "--device", "cpu"]
+    assert main(argv) == 0
+    model, bpe = load_book_subword_gpt(folder=tmp_path)
+    record = book_gpt_record(tmp_path, kind="subword")
+    assert record["kind"] == "subword" and len(bpe) == 512 == model.config.vocab_size
+    assert model.config == config_for(Recipe(), 512)  # the GPT's shape, BPE tokens
+    assert record["tokens_read"] == 2 * 32 * 256 < record["characters_read"]
+    assert record["command"] == "python -m lmbook.pretrain --model subword --steps 2"
+    found = model.nats_per_char(short[1][:SLICE], bpe.encode, bpe.decode)
+    assert found == pytest.approx(record[f"validation_first_{SLICE}"], abs=1e-3)
+    # the tokenizer is part of the record: a damaged one is refused by name
+    path = tmp_path / "book_subword_gpt.json"
+    path.write_text(json.dumps(record | {"tokenizer": record["tokenizer"] | {"tokens": 9}}))
+    with pytest.raises(ValueError, match="book_subword_gpt.json's tokenizer is damaged"):
+        load_book_subword_gpt(folder=tmp_path)
+    path.write_text(json.dumps({k: v for k, v in record.items() if k != "tokenizer"}))
+    with pytest.raises(ValueError, match="book_subword_gpt.json is damaged: its record lacks"):
+        load_book_subword_gpt(folder=tmp_path)

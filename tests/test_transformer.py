@@ -461,3 +461,36 @@ def test_model_errors():
     with pytest.raises(TypeError, match="got a str"):
         model.generate("to be", 3)
     assert model.training
+
+
+class PieceTokenizer:
+    """A toy lossless tokenizer: the text cut into pieces of `width` characters."""
+
+    def __init__(self, text, width):
+        from lmbook.text import Vocab
+
+        self.width = width
+        self.vocab = Vocab(self.cut(text))
+
+    def cut(self, text):
+        return [text[i : i + self.width] for i in range(0, len(text), self.width)]
+
+    def encode(self, text):
+        return self.vocab.encode(self.cut(text))
+
+    def decode(self, ids):
+        return "".join(self.vocab.decode(ids))
+
+
+def test_nats_per_char_sums_the_tokens_nats_over_their_characters():
+    text = "Now is the winter of our discontent\nMade glorious summer by this sun of York;"
+    torch.manual_seed(0)
+    for width in (1, 2):  # characters: nats per char is nats per token; pairs: half
+        tok = PieceTokenizer(text, width)
+        model = GPT(GPTConfig(len(tok.vocab), block_size=16, n_layer=1, n_head=2, n_embd=16))
+        ids = tok.encode(text)
+        total = model.nats_per_token(ids) * (len(ids) - 1)  # the first token unscored
+        found = model.nats_per_char(text, tok.encode, tok.decode)
+        assert found == pytest.approx(total / (len(text) - width), rel=1e-6)
+    with pytest.raises(ValueError, match="does not spell the text back"):
+        model.nats_per_char(text.upper(), tok.encode, tok.decode)
