@@ -25,8 +25,8 @@ steps are equal compute up to that difference.
 
 Scored on the validation plays in **nats per character**, the one unit fair across
 tokenizers: the sum of -ln p over every token of the text, each predicted from its
-window (`GPT.nats_per_token`, windows sliding by half a context), divided by the number
-of characters those tokens spell. A subword model's context of 128 tokens covers more
+window (windows sliding by half a context), divided by the number of characters those
+tokens spell (`GPT.nats_per_char`). A subword model's context of 128 tokens covers more
 characters than the character model's 128; that is part of what a tokenizer buys, and
 the script prints both.
 
@@ -195,12 +195,9 @@ def main() -> int:
     if "subwords" in args.arms:
         sub_model, _, sub_s = fit(sub_train, len(bpe), args, steps, f"BPE {len(bpe)}")
         # nats per character: the total nats of the text's tokens over its characters
-        sub_total = sub_model.nats_per_token(sub_valid) * (len(sub_valid) - 1)
-        scored_chars = len(valid_text) - len(bpe.decode(sub_valid[:1].tolist()))
+        sub_nats = sub_model.nats_per_char(valid_text, bpe.encode, bpe.decode)
         context = args.block * per_token
-        rows.append(
-            (f"BPE {len(bpe)}", len(bpe), sub_model, context, sub_s, sub_total / scored_chars)
-        )
+        rows.append((f"BPE {len(bpe)}", len(bpe), sub_model, context, sub_s, sub_nats))
     here = f"{cpu_name()}, {torch.get_num_threads()} torch threads (the last sitting)"
     table = [
         (name, v, m.num_params(), m.flops_per_token(), context, sec, nats, here)

@@ -225,3 +225,34 @@ def test_the_command_trains_the_subword_gpt_and_keeps_its_tokenizer(tmp_path, mo
     path.write_text(json.dumps({k: v for k, v in record.items() if k != "tokenizer"}))
     with pytest.raises(ValueError, match="book_subword_gpt.json is damaged: its record lacks"):
         load_book_subword_gpt(folder=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shipped_subword():
+    from lmbook.pretrain import load_book_subword_gpt
+
+    return load_book_subword_gpt()
+
+
+def test_the_shipped_subword_gpt_scores_what_its_run_recorded(shipped_subword):
+    model, bpe = shipped_subword
+    record = book_gpt_record(kind="subword")
+    text = data.shakespeare("validation")[:SLICE]
+    found = model.nats_per_char(text, bpe.encode, bpe.decode)
+    assert found == pytest.approx(record[f"validation_first_{SLICE}"], abs=1e-3)
+
+
+def test_the_subword_record_matches_the_gpt_recipe_data_and_budget(shipped_subword):
+    model, bpe = shipped_subword
+    record, gpt = book_gpt_record(kind="subword"), book_gpt_record()
+    assert record["kind"] == "subword" and record["params"] == model.num_params()
+    assert record["recipe"] == gpt["recipe"] and record["steps"] == gpt["steps"]
+    assert record["data"] == gpt["data"]  # the same plays, by their sha256
+    assert record["tokens_read"] == gpt["characters_read"]  # the same tokens per step
+    assert record["vocab"] == bpe.tokens and len(bpe) == 512 == model.config.vocab_size
+    assert model.config == config_for(Recipe(), 512)
+    curve = [point["val_loss"] for point in record["curve"]]
+    assert len(curve) == record["steps"] // record["recipe"]["eval_every"]
+    assert curve[-1] < curve[0]  # it learned
+    assert (WEIGHTS_DIR / "book_subword_gpt.safetensors").stat().st_size <= 10 * 2**20
+    assert not model.training and model.lm_head.weight is model.tok_emb.weight
