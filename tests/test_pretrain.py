@@ -112,11 +112,18 @@ def test_a_record_that_does_not_fit_the_weights_is_refused(copy_of_weights):
         load_book_gpt(folder=copy_of_weights)
 
 
-def test_the_command_trains_saves_and_loads_a_short_run(tmp_path, monkeypatch):
-    # the real recipe at 2 steps on a slice of the plays: the whole path, in seconds
-    short = data.shakespeare("train")[:40_000], data.shakespeare("validation")[:25_000]
+def train_briefly(tmp_path, monkeypatch, *flags, train_characters=40_000):
+    """The real recipe at 2 steps on slices of the plays: the whole path, in seconds.
+    Returns the (training, validation) slices."""
+    train = data.shakespeare("train")[:train_characters]
+    short = train, data.shakespeare("validation")[:25_000]
     monkeypatch.setattr("lmbook.pretrain.train_and_validation", lambda: short)
-    assert main(["--steps", "2", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    assert main([*flags, "--steps", "2", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    return short
+
+
+def test_the_command_trains_saves_and_loads_a_short_run(tmp_path, monkeypatch):
+    train_briefly(tmp_path, monkeypatch)
     model, vocab = load_book_gpt(folder=tmp_path)
     record = book_gpt_record(tmp_path)
     assert record["steps"] == 2 and record["params"] == model.num_params()
@@ -126,10 +133,7 @@ def test_the_command_trains_saves_and_loads_a_short_run(tmp_path, monkeypatch):
 
 
 def test_the_command_trains_the_books_encoder_by_the_same_recipe(tmp_path, monkeypatch):
-    short = data.shakespeare("train")[:40_000], data.shakespeare("validation")[:25_000]
-    monkeypatch.setattr("lmbook.pretrain.train_and_validation", lambda: short)
-    argv = ["--model", "encoder", "--steps", "2", "--out", str(tmp_path), "--device", "cpu"]
-    assert main(argv) == 0
+    train_briefly(tmp_path, monkeypatch, "--model", "encoder")
     model, vocab = load_book_encoder(folder=tmp_path)
     record = book_gpt_record(tmp_path, kind="encoder")
     assert type(model).__name__ == "Encoder" and not model.training
@@ -205,10 +209,7 @@ def test_the_command_trains_the_subword_gpt_and_keeps_its_tokenizer(tmp_path, mo
     from lmbook.pretrain import load_book_subword_gpt
 
     # 100,000 training characters hold every character of the 25,000 validation ones
-    short = data.shakespeare("train")[:100_000], data.shakespeare("validation")[:25_000]
-    monkeypatch.setattr("lmbook.pretrain.train_and_validation", lambda: short)
-    argv = ["--model", "subword", "--steps", "2", "--out", str(tmp_path), "--device", "cpu"]
-    assert main(argv) == 0
+    short = train_briefly(tmp_path, monkeypatch, "--model", "subword", train_characters=100_000)
     model, bpe = load_book_subword_gpt(folder=tmp_path)
     record = book_gpt_record(tmp_path, kind="subword")
     assert record["kind"] == "subword" and len(bpe) == 512 == model.config.vocab_size
