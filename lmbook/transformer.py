@@ -268,28 +268,34 @@ class SlidingWindowScoring:
             self.train(was_training)
         return total / N
 
-    def nats_per_char(
-        self,
-        text: str,
-        encode: Callable[[str], list[int]],
-        decode: Callable[[list[int]], str],
-        batch_size: int = 32,
-        stride: int | None = None,
-    ) -> float:
-        """Cross-entropy of text in nats per CHARACTER, for a model that reads the
-        tokens `encode` makes (characters, BPE subwords, GPT-2's tokens).
 
-        Nats per token would favour long tokens; per character, models with different
-        tokenizers compare fairly: the tokens after the first are scored by
-        `nats_per_token` (same windows and stride), and their nats are summed over the
-        characters they spell. `decode` must spell the tokens back as text exactly.
-        """
-        check_str("text", text)
-        ids = encode(text)
-        check_lossless_tokens(text, decode(ids))
-        per_token = self.nats_per_token(ids, batch_size=batch_size, stride=stride)
-        characters = len(text) - len(decode(ids[:1]))  # nothing predicts the first token
-        return per_token * (len(ids) - 1) / characters
+def _nats_per_char(
+    self: SlidingWindowScoring,
+    text: str,
+    encode: Callable[[str], list[int]],
+    decode: Callable[[list[int]], str],
+    batch_size: int = 32,
+    stride: int | None = None,
+) -> float:
+    """Cross-entropy of text in nats per CHARACTER, for a model that reads the
+    tokens `encode` makes (characters, BPE subwords, GPT-2's tokens).
+
+    Nats per token would favour long tokens; per character, models with different
+    tokenizers compare fairly: the tokens after the first are scored by
+    `nats_per_token` (same windows and stride), and their nats are summed over the
+    characters they spell. `decode` must spell the tokens back as text exactly.
+    """
+    check_str("text", text)
+    ids = encode(text)
+    check_lossless_tokens(text, decode(ids))
+    per_token = self.nats_per_token(ids, batch_size=batch_size, stride=stride)
+    characters = len(text) - len(decode(ids[:1]))  # nothing predicts the first token
+    return per_token * (len(ids) - 1) / characters
+
+
+# Taught in chapter 6, continued, beside subwords; chapter 6's cell shows the class
+# as it first needs it, so the method is attached here rather than in its body.
+SlidingWindowScoring.nats_per_char = _nats_per_char  # type: ignore[attr-defined]
 
 
 class CachedStep:
