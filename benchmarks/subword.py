@@ -26,9 +26,9 @@ steps are equal compute up to that difference.
 Scored on the validation plays in **nats per character**, the one unit fair across
 tokenizers: the sum of -ln p over every token of the text, each predicted from its
 window (windows sliding by half a context), divided by the number of characters those
-tokens spell (`GPT.nats_per_char`). A subword model's context of 128 tokens covers more
-characters than the character model's 128; that is part of what a tokenizer buys, and
-the script prints both.
+tokens spell (`lmbook.transformer.nats_per_char`). A subword model's context of 128
+tokens covers more characters than the character model's 128; that is part of what a
+tokenizer buys, and the script prints both.
 
 Target (issue 16): use for the book's GPT whichever tokenizer wins at the same compute.
 """
@@ -52,7 +52,7 @@ from lmbook.execute import cpu_name
 from lmbook.pretrain import Recipe, book_gpt_record, load_book_gpt
 from lmbook.text import Vocab, char_tokenize
 from lmbook.training import RandomWindows, param_groups, train, warmup_cosine_schedule
-from lmbook.transformer import GPT, GPTConfig
+from lmbook.transformer import GPT, GPTConfig, nats_per_char
 from lmbook.validate import check_lossless_tokens
 
 
@@ -195,7 +195,7 @@ def main() -> int:
     if "subwords" in args.arms:
         sub_model, _, sub_s = fit(sub_train, len(bpe), args, steps, f"BPE {len(bpe)}")
         # nats per character: the total nats of the text's tokens over its characters
-        sub_nats = sub_model.nats_per_char(valid_text, bpe.encode, bpe.decode)
+        sub_nats = nats_per_char(sub_model, valid_text, bpe.encode, bpe.decode)
         context = args.block * per_token
         rows.append((f"BPE {len(bpe)}", len(bpe), sub_model, context, sub_s, sub_nats))
     here = f"{cpu_name()}, {torch.get_num_threads()} torch threads (the last sitting)"

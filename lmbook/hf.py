@@ -56,7 +56,7 @@ from torch import nn
 
 from lmbook.encoder import Encoder
 from lmbook.finetune import PAD_ID
-from lmbook.transformer import GPT, GPTConfig
+from lmbook.transformer import GPT, GPTConfig, nats_per_char
 from lmbook.validate import (
     check_choice,
     check_class_ids,
@@ -478,13 +478,15 @@ def subword_nats_per_char(
     model: GPT, tokenizer, text: str, stride: int | None = None, batch_size: int = 8
 ) -> float:
     """model's cross-entropy on text in nats per CHARACTER, for a model that reads
-    tokenizer's tokens (GPT-2's BPE: about four characters a token): `GPT.nats_per_char`
-    with a Hugging Face tokenizer, windows sliding by `stride` (default the whole
-    context), read batch_size at a time (GPT-2's logits for 8 windows take 1.6 GB).
+    tokenizer's tokens (GPT-2's BPE: about four characters a token): `nats_per_char`
+    of `lmbook.transformer` with a Hugging Face tokenizer, windows sliding by `stride`
+    (default the whole context), read batch_size at a time (GPT-2's logits for 8
+    windows take 1.6 GB).
     The tokenizer must spell text back exactly (GPT-2's byte-level BPE does).
     """
     check_type("model", model, GPT, "an lmbook GPT")
-    return model.nats_per_char(
+    return nats_per_char(
+        model,
         text,
         lambda t: tokenizer.encode(t, add_special_tokens=False),
         tokenizer.decode,

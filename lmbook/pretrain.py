@@ -25,7 +25,7 @@ comparable with the GPT's nats per next character: the encoder sees both sides.
 `--model subword` trains "the book's subword GPT": the GPT's shape, recipe and budget
 in steps, reading `lmbook.bpe.BPE` tokens (SUBWORD_TOKENS, trained on the training
 plays; about two characters a token) instead of characters. It is scored in nats per
-character (`GPT.nats_per_char`), the one unit fair across tokenizers, so it sets
+character (`transformer.nats_per_char`), the one unit fair across tokenizers, so it sets
 beside the character GPT's score: issue 16's question of which tokenizer wins at the
 same compute. Its record keeps the tokenizer (`BPE.to_record`).
 
@@ -64,7 +64,7 @@ from lmbook.bpe import BPE
 from lmbook.encoder import Encoder, MaskedWindows, masked_lm_nats
 from lmbook.execute import cpu_name
 from lmbook.text import Vocab, char_tokenize
-from lmbook.transformer import GPT, GPTConfig
+from lmbook.transformer import GPT, GPTConfig, nats_per_char
 from lmbook.validate import (
     check_choice,
     check_device_available,
@@ -197,7 +197,7 @@ def pretrain(
         )
 
         def score(n: int | None) -> float:
-            return model.nats_per_char(valid_text[:n], tokenizer.encode, tokenizer.decode)
+            return nats_per_char(model, valid_text[:n], tokenizer.encode, tokenizer.decode)
 
     else:  # the [MASK] id is one past the characters'
         mask_id = len(vocab)

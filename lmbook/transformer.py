@@ -19,6 +19,10 @@ class statement names, each shown in the chapter where it is taught: `SizeAndCom
 KV cache). Generation reads the prompt once and then feeds one token at a time, keeping
 every layer's keys and values (the KV cache), so each new token costs one position, not
 the whole prefix.
+
+`nats_per_char(model, text, encode, decode)`, a function of a model rather than one
+more method, scores a model that reads any tokens per character, the unit that compares
+tokenizers (chapter 6, continued, beside subwords).
 """
 
 from __future__ import annotations
@@ -269,8 +273,8 @@ class SlidingWindowScoring:
         return total / N
 
 
-def _nats_per_char(
-    self: SlidingWindowScoring,
+def nats_per_char(
+    model: SlidingWindowScoring,
     text: str,
     encode: Callable[[str], list[int]],
     decode: Callable[[list[int]], str],
@@ -282,20 +286,16 @@ def _nats_per_char(
 
     Nats per token would favour long tokens; per character, models with different
     tokenizers compare fairly: the tokens after the first are scored by
-    `nats_per_token` (same windows and stride), and their nats are summed over the
-    characters they spell. `decode` must spell the tokens back as text exactly.
+    `model.nats_per_token` (same windows and stride), and their nats are summed over
+    the characters they spell. `decode` must spell the tokens back as text exactly.
     """
+    check_type("model", model, SlidingWindowScoring, "a GPT")
     check_str("text", text)
     ids = encode(text)
-    check_lossless_tokens(text, decode(ids))
-    per_token = self.nats_per_token(ids, batch_size=batch_size, stride=stride)
+    check_lossless_tokens(text, decode(ids))  # a lost character would go uncounted
+    per_token = model.nats_per_token(ids, batch_size=batch_size, stride=stride)
     characters = len(text) - len(decode(ids[:1]))  # nothing predicts the first token
     return per_token * (len(ids) - 1) / characters
-
-
-# Taught in chapter 6, continued, beside subwords; chapter 6's cell shows the class
-# as it first needs it, so the method is attached here rather than in its body.
-SlidingWindowScoring.nats_per_char = _nats_per_char  # type: ignore[attr-defined]
 
 
 class CachedStep:

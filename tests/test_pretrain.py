@@ -19,6 +19,7 @@ from lmbook.pretrain import (
     main,
 )
 from lmbook.text import char_tokenize
+from lmbook.transformer import nats_per_char
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +217,7 @@ def test_the_command_trains_the_subword_gpt_and_keeps_its_tokenizer(tmp_path, mo
     assert model.config == config_for(Recipe(), 512)  # the GPT's shape, BPE tokens
     assert record["tokens_read"] == 2 * 32 * 256 < record["characters_read"]
     assert record["command"] == "python -m lmbook.pretrain --model subword --steps 2"
-    found = model.nats_per_char(short[1][:SLICE], bpe.encode, bpe.decode)
+    found = nats_per_char(model, short[1][:SLICE], bpe.encode, bpe.decode)
     assert found == pytest.approx(record[f"validation_first_{SLICE}"], abs=1e-3)
     # the tokenizer is part of the record: a damaged one is refused by name
     path = tmp_path / "book_subword_gpt.json"
@@ -239,7 +240,7 @@ def test_the_shipped_subword_gpt_scores_what_its_run_recorded(shipped_subword):
     model, bpe = shipped_subword
     record = book_gpt_record(kind="subword")
     text = data.shakespeare("validation")[:SLICE]
-    found = model.nats_per_char(text, bpe.encode, bpe.decode)
+    found = nats_per_char(model, text, bpe.encode, bpe.decode)
     assert found == pytest.approx(record[f"validation_first_{SLICE}"], abs=1e-3)
 
 

@@ -12,7 +12,15 @@ import torch.nn.functional as F
 from lmbook import transformer
 from lmbook.attention import MultiHeadAttention, causal_mask
 from lmbook.decoding import sample_next
-from lmbook.transformer import GPT, MLP, Block, Cache, CausalSelfAttention, GPTConfig
+from lmbook.transformer import (
+    GPT,
+    MLP,
+    Block,
+    Cache,
+    CausalSelfAttention,
+    GPTConfig,
+    nats_per_char,
+)
 
 ATOL = 1e-10  # float64 throughout: the same maths in another order agrees far below 1e-6
 TINY = dict(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=16)
@@ -490,7 +498,9 @@ def test_nats_per_char_sums_the_tokens_nats_over_their_characters():
         model = GPT(GPTConfig(len(tok.vocab), block_size=16, n_layer=1, n_head=2, n_embd=16))
         ids = tok.encode(text)
         total = model.nats_per_token(ids) * (len(ids) - 1)  # the first token unscored
-        found = model.nats_per_char(text, tok.encode, tok.decode)
+        found = nats_per_char(model, text, tok.encode, tok.decode)
         assert found == pytest.approx(total / (len(text) - width), rel=1e-6)
     with pytest.raises(ValueError, match="does not spell the text back"):
-        model.nats_per_char(text.upper(), tok.encode, tok.decode)
+        nats_per_char(model, text.upper(), tok.encode, tok.decode)
+    with pytest.raises(TypeError, match="model must be a GPT"):
+        nats_per_char(tok, text, tok.encode, tok.decode)
