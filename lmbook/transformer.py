@@ -286,8 +286,9 @@ def nats_per_char(
 
     Nats per token would favour long tokens; per character, models with different
     tokenizers compare fairly: the tokens after the first are scored by
-    `model.nats_per_token` (same windows and stride), and their nats are summed over
-    the characters they spell. `decode` must spell the tokens back as text exactly.
+    `model.nats_per_token` (same windows and stride), and the sum of their nats is
+    divided by the number of characters they spell. `decode` must spell the tokens
+    back as text exactly.
     """
     check_type("model", model, SlidingWindowScoring, "a GPT")
     check_str("text", text)
