@@ -27,13 +27,6 @@ def shipped():
     return load_book_gpt()
 
 
-def test_the_shipped_weights_score_what_the_run_recorded(shipped):
-    model, vocab = shipped
-    record = book_gpt_record()
-    ids = torch.tensor(vocab.encode(char_tokenize(data.shakespeare("validation")[:SLICE])))
-    assert model.nats_per_token(ids) == pytest.approx(record[f"validation_first_{SLICE}"], abs=1e-3)
-
-
 def test_the_record_says_how_it_was_made(shipped):
     model, vocab = shipped
     record = book_gpt_record()
@@ -182,16 +175,6 @@ def shipped_encoder():
     return load_book_encoder()
 
 
-def test_the_shipped_encoder_scores_what_its_run_recorded(shipped_encoder):
-    from lmbook.encoder import masked_lm_nats
-
-    model, vocab = shipped_encoder
-    record = book_gpt_record(kind="encoder")
-    ids = torch.tensor(vocab.encode(char_tokenize(data.shakespeare("validation")[:SLICE])))
-    found = masked_lm_nats(model, ids, mask_id=len(vocab), vocab_size=len(vocab))
-    assert found == pytest.approx(record[f"validation_first_{SLICE}"], abs=1e-3)
-
-
 def test_the_encoder_record_matches_the_gpt_recipe_and_data(shipped_encoder):
     model, vocab = shipped_encoder
     record, gpt = book_gpt_record(kind="encoder"), book_gpt_record()
@@ -236,11 +219,27 @@ def shipped_subword():
     return load_book_subword_gpt()
 
 
-def test_the_shipped_subword_gpt_scores_what_its_run_recorded(shipped_subword):
-    model, bpe = shipped_subword
-    record = book_gpt_record(kind="subword")
+def score_first_slice(kind, model, tokenizer):
+    """The score its run recorded as validation_first_<SLICE>, computed again."""
+    from lmbook.encoder import masked_lm_nats
+
     text = data.shakespeare("validation")[:SLICE]
-    found = nats_per_char(model, text, bpe.encode, bpe.decode)
+    if kind == "subword":
+        return nats_per_char(model, text, tokenizer.encode, tokenizer.decode)
+    ids = torch.tensor(tokenizer.encode(char_tokenize(text)))
+    if kind == "encoder":
+        return masked_lm_nats(model, ids, mask_id=len(tokenizer), vocab_size=len(tokenizer))
+    return model.nats_per_token(ids)
+
+
+@pytest.mark.parametrize(
+    "kind, fixture",
+    [("gpt", "shipped"), ("encoder", "shipped_encoder"), ("subword", "shipped_subword")],
+)
+def test_each_shipped_model_scores_what_its_run_recorded(kind, fixture, request):
+    model, tokenizer = request.getfixturevalue(fixture)
+    record = book_gpt_record(kind=kind)
+    found = score_first_slice(kind, model, tokenizer)
     assert found == pytest.approx(record[f"validation_first_{SLICE}"], abs=1e-3)
 
 
